@@ -1,0 +1,170 @@
+# ngx_http_fib_module
+#
+#   make                build build/ngx_http_fib_module.so for Debian's nginx
+#   make run            build, then nginx in the foreground on 127.0.0.1:$(PORT)
+#   make test           build, core unit tests, the Test::Nginx suite
+#   make test-valgrind  the Test::Nginx suite with nginx under valgrind
+#   make deps           install the Debian packages that are missing
+#   make clean
+
+SHELL := /bin/bash
+
+PORT        ?= 8080
+BUILD       ?= $(CURDIR)/build
+NGINX       ?= /usr/sbin/nginx
+NGINX_SRC   ?= /usr/share/nginx/src
+
+# what Debian's own nginx was compiled with (see `nginx -V`)
+CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
+               -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+LD_OPT      ?= -Wl,-z,relro -Wl,-z,now -fPIC
+
+NGX_BUILD   := $(BUILD)/nginx
+MODULE      := $(BUILD)/ngx_http_fib_module.so
+UNIT        := $(BUILD)/test_fib_core
+UNIT_CFLAGS ?= -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -pthread
+LIBS        := -luriparser -lgmp -lm
+
+DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
+DEB_TEST    := libcmocka-dev libtest-base-perl perl curl
+DEB_VALGRIND := valgrind
+
+TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
+           TEST_NGINX_LOAD_MODULES=$(MODULE) \
+           PERL5LIB=$$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                       || echo $(CURDIR)/t/lib)
+
+.PHONY: all build deps deps-test deps-valgrind run test test-unit \
+        test-nginx test-valgrind clean
+
+all: build
+
+# Installs what is missing when run as root; otherwise says what to run.
+define install_missing
+	@missing=""; \
+	for p in $(1); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "missing Debian packages; run:"; \
+	        echo "    sudo apt-get install$$missing"; \
+	        exit 1; \
+	    fi; \
+	    echo "installing:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq $$missing </dev/null; \
+	fi
+endef
+
+deps:
+	$(call install_missing,$(DEB_BUILD) $(DEB_TEST))
+
+deps-valgrind:
+	$(call install_missing,$(DEB_VALGRIND))
+
+# The configured headers of Debian's nginx are copied so that nothing
+# under /usr is written.
+$(NGX_BUILD)/objs/Makefile: config $(NGINX_SRC)/conf_flags
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGINX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && . ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(CC_OPT)" --with-ld-opt="$(LD_OPT)" \
+	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log \
+	    || { cat $(BUILD)/configure.log; exit 1; }
+
+build: deps
+	$(MAKE) --no-print-directory $(NGX_BUILD)/objs/Makefile
+	$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_fib_module.so $(MODULE)
+
+$(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
+	mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) -I. -o $@ t/unit/test_fib_core.c fib_core.c \
+	    -lcmocka $(LIBS)
+
+test-unit: deps
+	$(MAKE) --no-print-directory $(UNIT)
+	$(UNIT)
+
+test-nginx: build
+	$(TEST_ENV) prove -r t
+
+test: test-unit test-nginx
+
+# valgrind prints its findings on stderr; any of them fails the run
+test-valgrind: build deps-valgrind
+	set -o pipefail; \
+	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r t \
+	    2> >(tee $(BUILD)/valgrind.log >&2); rc=$$?; \
+	if grep -q '^==[0-9]*==' $(BUILD)/valgrind.log; then \
+	    echo "valgrind reported errors: see $(BUILD)/valgrind.log"; \
+	    exit 1; \
+	fi; \
+	exit $$rc
+
+define RUN_CONF
+load_module $(MODULE);
+
+worker_processes 1;
+error_log stderr notice;
+pid $(BUILD)/run/nginx.pid;
+
+events {
+    worker_connections 1024;
+}
+
+# CPU work: one thread per core, a short queue (503 beyond it)
+thread_pool fib threads=2 max_queue=64;
+
+http {
+    access_log off;
+    default_type text/plain;
+
+    client_body_temp_path $(BUILD)/run/tmp;
+    proxy_temp_path $(BUILD)/run/tmp;
+    fastcgi_temp_path $(BUILD)/run/tmp;
+    uwsgi_temp_path $(BUILD)/run/tmp;
+    scgi_temp_path $(BUILD)/run/tmp;
+
+    fib_thread_pool fib;
+
+    server {
+        listen 127.0.0.1:$(PORT);
+
+        # GET /fib?num=N: the naive recursion, heavy ones in the pool
+        location = /fib {
+            fib;
+        }
+
+        location = /fib/recursive {
+            fib;
+            fib_algorithm recursive;
+        }
+
+        location = /fib/iterative {
+            fib;
+            fib_algorithm iterative;
+        }
+
+        location = /fib/fast {
+            fib;
+            fib_algorithm fast;
+        }
+    }
+}
+endef
+export RUN_CONF
+
+run: build
+	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp
+	echo "$$RUN_CONF" > $(BUILD)/run/conf/nginx.conf
+	@echo "serving on http://127.0.0.1:$(PORT)/fib?num=10 (Ctrl-C stops)"
+	exec $(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr \
+	    -g 'daemon off;'
+
+clean:
+	rm -rf $(BUILD) t/servroot

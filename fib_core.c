@@ -1,0 +1,527 @@
+
+/*
+ * Copyright (C) ngx_http_fib_module authors
+ */
+
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gmp.h>
+#include <uriparser/Uri.h>
+
+#include "fib_core.h"
+
+
+/*
+ * The naive recursion polls the cancel flag only in calls with n at or
+ * above this: a call below it finishes in well under a millisecond, and
+ * the hot lower levels stay exactly the code a compiler makes of FibServ's.
+ */
+#define FIB_POLL_MIN           25
+
+/* estimated nanoseconds per call of the naive recursion */
+#define FIB_NS_PER_CALL        0.75
+
+/* the iterative loop polls once per this many additions */
+#define FIB_POLL_STEPS         1024
+
+/* log10 of the golden ratio and of sqrt(5) */
+#define FIB_LOG10_PHI          0.20898764024997873376927208923755541L
+#define FIB_LOG10_SQRT5        0.34948500216800940239313055263775633L
+
+/* how close to an integer log10 F(n) may be before we check with GMP */
+#define FIB_DIGITS_EPSILON     1e-9L
+
+
+static uint64_t fib_rec(uint64_t n);
+static uint64_t fib_rec_poll(uint64_t n, atomic_int *cancel);
+static fib_rc_t fib_iterative(uint64_t n, atomic_int *cancel, mpz_t result);
+static fib_rc_t fib_decimal(fib_job_t *job, mpz_t z);
+static fib_rc_t fib_decimal_u64(fib_job_t *job, uint64_t v);
+static int fib_cancelled(atomic_int *cancel);
+
+
+static const char  *fib_errors[] = {
+    "ok",
+    "num is missing: use ?num=N",
+    "num has no value",
+    "num is given more than once",
+    "num must be a non-negative decimal integer",
+    "num does not fit in 64 bits",
+    "the query string cannot be parsed",
+    "out of memory",
+    "the computation was cancelled"
+};
+
+
+static const char  *fib_algorithms[] = {
+    "recursive",
+    "iterative",
+    "fast"
+};
+
+
+fib_rc_t
+fib_parse_query(const char *query, size_t len, uint64_t *num)
+{
+    int              count, found;
+    char            *copy;
+    size_t           i;
+    uint64_t         v;
+    fib_rc_t         rc;
+    const char      *value, *p;
+    UriQueryListA   *list, *item;
+
+    if (len == 0) {
+        return FIB_ERR_MISSING;
+    }
+
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        return FIB_ERR_NOMEM;
+    }
+
+    /*
+     * uriparser decodes into C strings, so "%00" would silently end a
+     * value ("num=5%00x" would read as 5).  "%01" is just as much not a
+     * digit and never ends a string.
+     */
+
+    memcpy(copy, query, len);
+    copy[len] = '\0';
+
+    for (i = 0; i + 2 < len; i++) {
+        if (copy[i] == '%' && copy[i + 1] == '0' && copy[i + 2] == '0') {
+            copy[i + 2] = '1';
+        }
+    }
+
+    list = NULL;
+
+    switch (uriDissectQueryMallocExA(&list, &count, copy, copy + len,
+                                     URI_TRUE, URI_BR_DONT_TOUCH))
+    {
+    case URI_SUCCESS:
+        break;
+
+    case URI_ERROR_MALLOC:
+        free(copy);
+        return FIB_ERR_NOMEM;
+
+    default:
+        free(copy);
+        return FIB_ERR_QUERY;
+    }
+
+    found = 0;
+    value = NULL;
+
+    for (item = list; item != NULL; item = item->next) {
+        if (strcmp(item->key, "num") == 0) {
+            found++;
+            value = item->value;
+        }
+    }
+
+    if (found == 0) {
+        rc = FIB_ERR_MISSING;
+        goto done;
+    }
+
+    if (found > 1) {
+        rc = FIB_ERR_DUPLICATE;
+        goto done;
+    }
+
+    if (value == NULL || value[0] == '\0') {
+        rc = FIB_ERR_NO_VALUE;
+        goto done;
+    }
+
+    v = 0;
+    rc = FIB_OK;
+
+    for (p = value; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            rc = FIB_ERR_NOT_DIGITS;
+            goto done;
+        }
+
+        if (rc == FIB_ERR_TOO_BIG) {
+            /* keep scanning: a non-digit later is the clearer error */
+            continue;
+        }
+
+        if (v > (UINT64_MAX - (uint64_t) (*p - '0')) / 10) {
+            rc = FIB_ERR_TOO_BIG;
+            continue;
+        }
+
+        v = v * 10 + (uint64_t) (*p - '0');
+    }
+
+    if (rc == FIB_OK) {
+        *num = v;
+    }
+
+done:
+
+    uriFreeQueryListA(list);
+    free(copy);
+
+    return rc;
+}
+
+
+const char *
+fib_strerror(fib_rc_t rc)
+{
+    if ((size_t) rc >= sizeof(fib_errors) / sizeof(fib_errors[0])) {
+        return "unknown error";
+    }
+
+    return fib_errors[rc];
+}
+
+
+const char *
+fib_algorithm_name(fib_algorithm_t algorithm)
+{
+    return fib_algorithms[algorithm];
+}
+
+
+int
+fib_algorithm_by_name(const char *name, size_t len,
+    fib_algorithm_t *algorithm)
+{
+    size_t  i;
+
+    for (i = 0; i < sizeof(fib_algorithms) / sizeof(fib_algorithms[0]); i++) {
+        if (strlen(fib_algorithms[i]) == len
+            && memcmp(fib_algorithms[i], name, len) == 0)
+        {
+            *algorithm = (fib_algorithm_t) i;
+            return 0;
+        }
+    }
+
+    return -1;
+}
+
+
+uint64_t
+fib_algorithm_max(fib_algorithm_t algorithm)
+{
+    return algorithm == FIB_RECURSIVE ? FIB_RECURSIVE_MAX : FIB_BIG_MAX;
+}
+
+
+static int
+fib_cancelled(atomic_int *cancel)
+{
+    return cancel != NULL
+           && atomic_load_explicit(cancel, memory_order_relaxed) != 0;
+}
+
+
+/* FibServ's naive double recursion: the deliberate exponential cost */
+
+static uint64_t
+fib_rec(uint64_t n)
+{
+    if (n < 2) {
+        return n;
+    }
+
+    return fib_rec(n - 1) + fib_rec(n - 2);
+}
+
+
+static uint64_t
+fib_rec_poll(uint64_t n, atomic_int *cancel)
+{
+    if (n < FIB_POLL_MIN) {
+        return fib_rec(n);
+    }
+
+    if (fib_cancelled(cancel)) {
+        return 0;
+    }
+
+    return fib_rec_poll(n - 1, cancel) + fib_rec_poll(n - 2, cancel);
+}
+
+
+fib_rc_t
+fib_recursive(uint64_t n, atomic_int *cancel, uint64_t *result)
+{
+    uint64_t  v;
+
+    if (n > FIB_RECURSIVE_MAX) {
+        return FIB_ERR_TOO_BIG;
+    }
+
+    v = fib_rec_poll(n, cancel);
+
+    if (fib_cancelled(cancel)) {
+        return FIB_ERR_CANCELLED;
+    }
+
+    *result = v;
+
+    return FIB_OK;
+}
+
+
+/* FibServ's tail recursion fib(n, a, b) = fib(n - 1, b, a + b) as a loop */
+
+static fib_rc_t
+fib_iterative(uint64_t n, atomic_int *cancel, mpz_t result)
+{
+    mpz_t     a, b;
+    uint64_t  i;
+
+    mpz_init_set_ui(a, 0);
+    mpz_init_set_ui(b, 1);
+
+    for (i = 0; i < n; i++) {
+        if (i % FIB_POLL_STEPS == 0 && fib_cancelled(cancel)) {
+            mpz_clear(a);
+            mpz_clear(b);
+            return FIB_ERR_CANCELLED;
+        }
+
+        mpz_add(a, a, b);
+        mpz_swap(a, b);
+    }
+
+    mpz_swap(result, a);
+
+    mpz_clear(a);
+    mpz_clear(b);
+
+    return FIB_OK;
+}
+
+
+/*
+ * Estimated CPU nanoseconds of one computation on a current x86-64 core,
+ * decimal conversion included; calibrated with t/unit/calibrate.c.
+ * Only the dispatch between inline and thread pool depends on it, so it
+ * is deliberately simple and errs on the side of "heavy".
+ */
+
+uint64_t
+fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
+{
+    double  calls, bits, decimal, cost;
+
+    bits = (double) n * 0.6942419136306174 + 1;
+
+    /* GMP's subquadratic decimal conversion */
+    decimal = bits * log2(bits) * log2(bits) * 0.07;
+
+    switch (algorithm) {
+
+    case FIB_RECURSIVE:
+        if (n > FIB_RECURSIVE_MAX) {
+            return UINT64_MAX;
+        }
+
+        /* the call tree has 2 F(n+1) - 1 nodes */
+        calls = 2 * (powl(1.6180339887498948482L, (long double) n + 1)
+                     / 2.2360679774997896964L) - 1;
+        cost = 150 + calls * FIB_NS_PER_CALL;
+        break;
+
+    case FIB_ITERATIVE:
+        /* n additions of numbers growing to `bits` bits */
+        cost = 200 + (double) n * 14 + (double) n * bits / 128 * 0.5
+               + decimal;
+        break;
+
+    default: /* FIB_FAST */
+        cost = 200 + (double) n * 0.5 + decimal;
+        break;
+    }
+
+    return cost >= 1.8e19 ? UINT64_MAX : (uint64_t) cost;
+}
+
+
+/*
+ * The decimal length of F(n): for n >= 2, F(n) is phi^n / sqrt(5)
+ * rounded, so it has floor(n log10 phi - log10 sqrt(5)) + 1 digits.
+ * Where the logarithm is too close to an integer for long double to be
+ * sure, GMP settles it.
+ */
+
+size_t
+fib_digits(uint64_t n)
+{
+    mpz_t        z, p;
+    size_t       digits;
+    long double  l, f;
+
+    if (n < 2) {
+        return 1;
+    }
+
+    l = (long double) n * FIB_LOG10_PHI - FIB_LOG10_SQRT5;
+    f = l - floorl(l);
+    digits = (size_t) floorl(l) + 1;
+
+    if (f > FIB_DIGITS_EPSILON && f < 1 - FIB_DIGITS_EPSILON) {
+        return digits;
+    }
+
+    mpz_init(z);
+    mpz_init(p);
+    mpz_fib_ui(z, (unsigned long) n);
+
+    /* mpz_sizeinbase() is exact or one too big */
+    digits = mpz_sizeinbase(z, 10);
+    mpz_ui_pow_ui(p, 10, digits - 1);
+
+    if (mpz_cmp(z, p) < 0) {
+        digits--;
+    }
+
+    mpz_clear(z);
+    mpz_clear(p);
+
+    return digits;
+}
+
+
+static fib_rc_t
+fib_decimal(fib_job_t *job, mpz_t z)
+{
+    char    *p;
+    size_t   len;
+
+    p = malloc(mpz_sizeinbase(z, 10) + 2);
+    if (p == NULL) {
+        return FIB_ERR_NOMEM;
+    }
+
+    mpz_get_str(p, 10, z);
+    len = strlen(p);
+    p[len] = '\n';
+
+    job->digits = p;
+    job->len = len + 1;
+
+    return FIB_OK;
+}
+
+
+static fib_rc_t
+fib_decimal_u64(fib_job_t *job, uint64_t v)
+{
+    char  *p;
+    int    len;
+
+    p = malloc(sizeof("18446744073709551615\n"));
+    if (p == NULL) {
+        return FIB_ERR_NOMEM;
+    }
+
+    len = snprintf(p, sizeof("18446744073709551615\n"), "%llu\n",
+                   (unsigned long long) v);
+
+    job->digits = p;
+    job->len = (size_t) len;
+
+    return FIB_OK;
+}
+
+
+uint64_t
+fib_now_ns(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+}
+
+
+/*
+ * Runs one job: touches nothing but the job, so it may run on any thread.
+ */
+
+void
+fib_job_run(fib_job_t *job)
+{
+    mpz_t     z;
+    uint64_t  start, v;
+
+    start = fib_now_ns();
+
+    job->start_ns = start;
+    job->digits = NULL;
+    job->len = 0;
+
+    if (fib_cancelled(&job->cancel)) {
+        job->rc = FIB_ERR_CANCELLED;
+        goto done;
+    }
+
+    switch (job->algorithm) {
+
+    case FIB_RECURSIVE:
+        job->rc = fib_recursive(job->num, &job->cancel, &v);
+        if (job->rc == FIB_OK) {
+            job->rc = fib_decimal_u64(job, v);
+        }
+        break;
+
+    default:
+        if (job->num > FIB_BIG_MAX) {
+            job->rc = FIB_ERR_TOO_BIG;
+            break;
+        }
+
+        mpz_init(z);
+
+        if (job->algorithm == FIB_ITERATIVE) {
+            job->rc = fib_iterative(job->num, &job->cancel, z);
+
+        } else {
+            mpz_fib_ui(z, (unsigned long) job->num);
+            job->rc = FIB_OK;
+        }
+
+        if (job->rc == FIB_OK && fib_cancelled(&job->cancel)) {
+            job->rc = FIB_ERR_CANCELLED;
+        }
+
+        if (job->rc == FIB_OK) {
+            job->rc = fib_decimal(job, z);
+        }
+
+        mpz_clear(z);
+        break;
+    }
+
+done:
+
+    job->compute_ns = fib_now_ns() - start;
+}
+
+
+void
+fib_job_free(fib_job_t *job)
+{
+    free(job->digits);
+    job->digits = NULL;
+    job->len = 0;
+}
