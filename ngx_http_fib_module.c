@@ -262,7 +262,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
         return ngx_http_fib_not_modified(r, ctx);
     }
 
-    if (r->header_only) {
+    if (r->method == NGX_HTTP_HEAD) {
         /* the length of F(n) is known without computing it */
 
         if (ngx_http_fib_cache_headers(r, num) != NGX_OK) {
@@ -511,6 +511,12 @@ ngx_http_fib_thread_event_handler(ngx_event_t *ev)
     }
 
     ctx->completed = 1;
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "fib: F(%uL) finished: %s in %uL.%03uLms", ctx->num,
+                   ctx->job->rc == FIB_ERR_CANCELLED ? "cancelled" : "done",
+                   ctx->job->compute_ns / 1000000,
+                   ctx->job->compute_ns / 1000 % 1000);
 
     if (ctx->job->start_ns > ctx->post_ns) {
         ctx->queue_ns = ctx->job->start_ns - ctx->post_ns;

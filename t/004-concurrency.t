@@ -1,0 +1,335 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# What Test::Nginx cannot express: several connections at once against a
+# real nginx (master and worker), queue overflow, isolation of cheap
+# requests from heavy ones, clients that leave while their task waits,
+# reload and graceful shutdown while tasks run.  Only the order of events
+# is asserted, never their timing.
+
+use strict;
+use warnings;
+
+use Test::More;
+use IO::Socket::INET;
+use IO::Select;
+use File::Path qw(make_path remove_tree);
+use Time::HiRes qw(sleep time);
+use Cwd qw(cwd);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-conc';
+my $modules = join '', map { "load_module $_;\n" }
+                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
+my $master_pid;
+my $log_offset = 0;
+
+if ($valgrind) {
+    # timing-driven scenarios say nothing under valgrind's slowdown
+    plan skip_all => 'not under valgrind';
+}
+
+END {
+    stop_nginx() if $master_pid;
+    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
+}
+
+sub write_conf {
+    my ($pool, $location) = @_;
+
+    make_path("$root/conf", "$root/logs", "$root/tmp");
+
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh <<"END";
+$modules
+worker_processes 1;
+daemon on;
+master_process on;
+error_log $root/logs/error.log debug;
+pid $root/logs/nginx.pid;
+
+thread_pool fib $pool;
+
+events {
+    worker_connections 128;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $root/tmp;
+    proxy_temp_path $root/tmp;
+    fastcgi_temp_path $root/tmp;
+    uwsgi_temp_path $root/tmp;
+    scgi_temp_path $root/tmp;
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location /fib {
+            fib;
+            fib_thread_pool fib;
+            fib_max_num 93;
+            $location
+        }
+    }
+}
+END
+    close $fh;
+}
+
+sub alive {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh> // '';
+    return $stat !~ /^\d+ \(.*\) Z/s;
+}
+
+sub start_nginx {
+    my ($pool, $location) = @_;
+
+    write_conf($pool, $location);
+    unlink "$root/logs/nginx.pid";
+
+    system($nginx, '-p', "$root/", '-c', "$root/conf/nginx.conf",
+           '-e', "$root/logs/error.log") == 0
+        or BAIL_OUT("nginx did not start");
+
+    my $deadline = time + 10;
+    until (-s "$root/logs/nginx.pid") {
+        BAIL_OUT("no nginx.pid") if time > $deadline;
+        sleep 0.01;
+    }
+
+    open my $fh, '<', "$root/logs/nginx.pid" or die $!;
+    ($master_pid) = (<$fh> =~ /(\d+)/);
+    close $fh;
+
+    until (IO::Socket::INET->new("127.0.0.1:$port")) {
+        BAIL_OUT("nginx does not listen") if time > $deadline;
+        sleep 0.01;
+    }
+}
+
+sub stop_nginx {
+    my ($signal) = @_;
+
+    return if !$master_pid;
+
+    kill $signal || 'QUIT', $master_pid;
+
+    my $deadline = time + 30;
+    while (alive($master_pid)) {
+        if (time > $deadline) {
+            kill 'KILL', $master_pid;
+            last;
+        }
+        sleep 0.02;
+    }
+
+    undef $master_pid;
+}
+
+sub mark_log {
+    $log_offset = -s "$root/logs/error.log" || 0;
+}
+
+sub log_lines {
+    open my $fh, '<', "$root/logs/error.log" or return ();
+    seek $fh, $log_offset, 0;
+    my @lines = <$fh>;
+    close $fh;
+    return @lines;
+}
+
+sub log_count {
+    my ($re) = @_;
+    return scalar grep { /$re/ } log_lines();
+}
+
+sub log_clean {
+    my ($name) = @_;
+    my @bad = grep { /\[(alert|crit|emerg)\]|open socket|exited on signal/ }
+              log_lines();
+    is(scalar @bad, 0, "$name: no alert, crit or open socket in the log")
+        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
+}
+
+# opens a connection and sends one request on it
+sub send_req {
+    my ($uri) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
+                                  Proto => 'tcp')
+        or die "connect: $!";
+    $s->autoflush(1);
+    print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+    return { sock => $s, data => '', uri => $uri };
+}
+
+# reads all the given connections to EOF; returns the order they ended in
+sub wait_all {
+    my ($conns, $timeout) = @_;
+
+    my $sel = IO::Select->new(map { $_->{sock} } @$conns);
+    my %by = map { (fileno($_->{sock}) => $_) } @$conns;
+    my @order;
+    my $deadline = time + ($timeout || 30);
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read($deadline - time)) {
+            my $c = $by{fileno $s};
+            my $n = sysread($s, my $buf, 65536);
+            if ($n) {
+                $c->{data} .= $buf;
+                next;
+            }
+            $sel->remove($s);
+            close $s;
+            push @order, $c;
+        }
+    }
+
+    for my $c (@$conns) {
+        ($c->{status}) = ($c->{data} =~ m{^HTTP/1\.\d (\d+)});
+        $c->{status} //= '';
+        ($c->{body}) = ($c->{data} =~ /\r\n\r\n(.*)\z/s);
+        $c->{body} //= '';
+    }
+
+    return @order;
+}
+
+sub get {
+    my ($uri) = @_;
+    my $c = send_req($uri);
+    wait_all([$c]);
+    return $c;
+}
+
+my ($c, @conns, @order);
+
+# {{{ overflow: a pool without a queue answers 503 beyond its threads
+
+start_nginx('threads=1 max_queue=0', '');
+mark_log();
+
+@conns = map { send_req('/fib?num=40') } 1 .. 6;
+wait_all(\@conns);
+
+my @ok = grep { $_->{status} eq '200' } @conns;
+my @busy = grep { $_->{status} eq '503' } @conns;
+
+ok(@ok >= 1, 'overflow: at least one computed');
+ok(@busy >= 1, 'overflow: at least one rejected with 503');
+is(@ok + @busy, 6, 'overflow: nothing but 200 and 503');
+is(scalar(grep { $_->{body} ne "102334155\n" } @ok), 0,
+   'overflow: every 200 is F(40)');
+is(scalar(grep { $_->{data} !~ /\r\nRetry-After: 1\r\n/ } @busy), 0,
+   'overflow: every 503 has Retry-After: 1');
+is(scalar(grep { $_->{body} ne "the server is busy: retry later\n" } @busy),
+   0, 'overflow: every 503 says why');
+is(log_count(qr/\[warn\].*fib: thread pool queue is full/), 1,
+   'overflow: one warning for the burst, not one per request');
+log_clean('overflow');
+
+# }}}
+
+stop_nginx();
+
+# {{{ isolation and aborts, with one thread and a queue
+
+start_nginx('threads=1 max_queue=16', '');
+mark_log();
+
+# a heavy request occupies the only thread; a cheap one on another
+# connection is answered before it
+my $heavy = send_req('/fib?num=42');
+sleep 0.1;
+my $cheap = send_req('/fib?num=10');
+@order = wait_all([$heavy, $cheap]);
+
+is($cheap->{body}, "55\n", 'isolation: the cheap request is answered');
+is($heavy->{body}, "267914296\n", 'isolation: the heavy one too');
+is($order[0], $cheap, 'isolation: the cheap answer came first');
+
+# a client leaves while its task waits behind another: the task is
+# cancelled and does no work
+mark_log();
+$heavy = send_req('/fib?num=41');
+sleep 0.05;
+my $gone = send_req('/fib?num=42');
+sleep 0.05;
+close $gone->{sock};
+wait_all([$heavy]);
+
+is($heavy->{body}, "165580141\n", 'abort: the running request finishes');
+
+my $deadline = time + 5;
+sleep 0.05 until log_count(qr/fib: F\(42\) finished/) || time > $deadline;
+
+is(log_count(qr/fib: client closed the connection, cancelling F\(42\)/), 1,
+   'abort: the queued computation is cancelled');
+is(log_count(qr/fib: F\(42\) finished: cancelled in 0\.\d+ms/), 1,
+   'abort: the queued task did no work');
+
+$c = get('/fib?num=20');
+is($c->{body}, "6765\n", 'abort: the next connection is served');
+log_clean('abort');
+
+# }}}
+
+# {{{ reload while a heavy request runs: it still gets its answer
+
+mark_log();
+$heavy = send_req('/fib?num=42');
+sleep 0.1;
+kill 'HUP', $master_pid;
+wait_all([$heavy]);
+
+is($heavy->{body}, "267914296\n", 'reload: the request in flight is answered');
+
+$deadline = time + 10;
+sleep 0.05 until log_count(qr/exit$/) || time > $deadline;
+$c = get('/fib?num=21');
+is($c->{body}, "10946\n", 'reload: the new worker serves');
+log_clean('reload');
+
+# }}}
+
+# {{{ graceful shutdown while a heavy request runs
+
+mark_log();
+$heavy = send_req('/fib?num=42');
+sleep 0.1;
+kill 'QUIT', $master_pid;
+wait_all([$heavy]);
+
+is($heavy->{body}, "267914296\n", 'quit: the request in flight is answered');
+stop_nginx();
+ok(!-e "$root/logs/nginx.pid", 'quit: nginx exited');
+log_clean('quit');
+
+# }}}
+
+# {{{ fib_timeout reaches queued tasks as well as running ones
+
+start_nginx('threads=1 max_queue=16', 'fib_timeout 200ms;');
+mark_log();
+
+@conns = map { send_req('/fib?num=60') } 1 .. 2;
+wait_all(\@conns);
+
+is(scalar(grep { $_->{status} eq '503' } @conns), 2,
+   'timeout: both the running and the queued task end in 503');
+is(scalar(grep {
+       $_->{body} ne "the computation exceeded fib_timeout 200ms\n"
+   } @conns), 0, 'timeout: with the message');
+log_clean('timeout');
+
+# }}}
+
+stop_nginx();
+
+done_testing();

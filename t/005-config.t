@@ -1,0 +1,110 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# Configuration errors, checked with `nginx -t`: each bad line must stop
+# nginx with a message that names the problem.
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Path qw(make_path remove_tree);
+use Cwd qw(cwd);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-conf';
+my $modules = join '', map { "load_module $_;\n" }
+                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+
+END {
+    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
+}
+
+sub nginx_t {
+    my ($main, $http, $location, $after) = @_;
+
+    $after //= '';
+
+    make_path("$root/conf", "$root/logs", "$root/tmp");
+
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh <<"END";
+$modules
+error_log $root/logs/error.log;
+pid $root/logs/nginx.pid;
+$main
+events {}
+http {
+    access_log off;
+    client_body_temp_path $root/tmp;
+    proxy_temp_path $root/tmp;
+    fastcgi_temp_path $root/tmp;
+    uwsgi_temp_path $root/tmp;
+    scgi_temp_path $root/tmp;
+    $http
+    server {
+        listen 127.0.0.1:1;
+        location /fib {
+            $location
+        }
+    }
+}
+$after
+END
+    close $fh;
+
+    my $out = `$nginx -t -p $root/ -c $root/conf/nginx.conf -e stderr 2>&1`;
+    return ($? == 0, $out);
+}
+
+sub good {
+    my ($name, @conf) = @_;
+    my ($ok, $out) = nginx_t(@conf);
+    ok($ok, "accepted: $name") or diag($out);
+}
+
+sub bad {
+    my ($name, $re, @conf) = @_;
+    my ($ok, $out) = nginx_t(@conf);
+    ok(!$ok, "rejected: $name");
+    like($out, $re, "message: $name");
+}
+
+good('a minimal location', '', '', 'fib;');
+good('every directive',
+     'thread_pool fib threads=2 max_queue=8;',
+     'fib_algorithm iterative; fib_thread_pool fib;',
+     'fib; fib_max_num 5000; fib_inline_max_cost 50us; fib_timeout 5s;');
+good('fib_max_num 93 for recursive', '', '', 'fib; fib_max_num 93;');
+good('fib_max_num 94 for fast', '', '',
+     'fib; fib_algorithm fast; fib_max_num 94;');
+good('fib_inline_max_cost units', '', 'fib_inline_max_cost 2ms;',
+     'fib; fib_inline_max_cost 1s;');
+good('fib_thread_pool off', '', 'fib_thread_pool off;', 'fib;');
+good('a pool declared after its use', '', 'fib_thread_pool late;', 'fib;',
+     'thread_pool late threads=1;');
+
+bad('recursive above 93', qr/"fib_max_num" 94 is above 93/,
+    '', '', 'fib; fib_max_num 94;');
+bad('an inherited limit above 93 for recursive',
+    qr/"fib_max_num" 1000 is above 93/,
+    '', 'fib_max_num 1000;', 'fib; fib_algorithm recursive;');
+bad('a limit above any algorithm', qr/"fib_max_num" 100000001 is above/,
+    '', '', 'fib; fib_algorithm fast; fib_max_num 100000001;');
+bad('a limit that is not a number',
+    qr/invalid value "ten" in "fib_max_num"/, '', '', 'fib; fib_max_num ten;');
+bad('an unknown algorithm', qr/invalid value "slow"/,
+    '', '', 'fib; fib_algorithm slow;');
+bad('an undeclared pool', qr/unknown thread pool "nosuch"/,
+    '', '', 'fib; fib_thread_pool nosuch;');
+bad('a cost without a known unit',
+    qr/invalid value "5x" in "fib_inline_max_cost"/,
+    '', '', 'fib; fib_inline_max_cost 5x;');
+bad('a bad timeout', qr/"fib_timeout" directive invalid value/,
+    '', '', 'fib; fib_timeout soon;');
+bad('fib twice', qr/"fib" directive is duplicate/, '', '', 'fib; fib;');
+bad('fib with an argument', qr/invalid number of arguments in "fib"/,
+    '', '', 'fib on;');
+bad('fib at the http level', qr/"fib" directive is not allowed here/,
+    '', 'fib;', '');
+
+done_testing();
