@@ -79,7 +79,8 @@ $(NGX_BUILD)/objs/Makefile: config $(NGINX_SRC)/conf_flags
 build: deps
 	$(MAKE) --no-print-directory $(NGX_BUILD)/objs/Makefile
 	$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_fib_module.so $(MODULE)
+	cp $(NGX_BUILD)/objs/ngx_http_fib_module.so $(MODULE).tmp
+	mv -f $(MODULE).tmp $(MODULE)
 
 $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)

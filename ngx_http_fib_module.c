@@ -29,6 +29,28 @@
 /* at most one "queue full" line per worker per this many ms */
 #define NGX_HTTP_FIB_LOG_INTERVAL      1000
 
+#define NGX_HTTP_FIB_ALGORITHMS        3
+#define NGX_HTTP_FIB_BUCKETS           8
+
+
+/* in shared memory: every worker adds to them, reloads keep them */
+
+typedef struct {
+    ngx_atomic_t               requests[NGX_HTTP_FIB_OUTCOMES];
+    ngx_atomic_t               computations[NGX_HTTP_FIB_ALGORITHMS][2];
+    ngx_atomic_t               compute_ns[NGX_HTTP_FIB_ALGORITHMS];
+    ngx_atomic_t               in_flight;
+    ngx_atomic_t               rejected_queue_full;
+    ngx_atomic_t               buckets[NGX_HTTP_FIB_BUCKETS];
+    ngx_atomic_t               sum_ns;
+    ngx_atomic_t               count;
+} ngx_http_fib_counters_t;
+
+
+typedef struct {
+    ngx_shm_zone_t            *zone;
+} ngx_http_fib_main_conf_t;
+
 
 typedef struct {
     ngx_flag_t                 enable;
@@ -77,7 +99,16 @@ static ngx_table_elt_t *ngx_http_fib_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_fib_etag_match(ngx_http_request_t *r,
     uint64_t num);
-static void ngx_http_fib_finish(ngx_http_fib_ctx_t *ctx, ngx_uint_t outcome);
+static void ngx_http_fib_finish(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_uint_t outcome);
+static void ngx_http_fib_computed(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx);
+static ngx_http_fib_counters_t *ngx_http_fib_counters(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static fib_job_t *ngx_http_fib_job(ngx_http_request_t *r,
     ngx_thread_task_t **taskp);
 static void ngx_http_fib_job_cleanup(void *data);
@@ -92,12 +123,17 @@ static void ngx_http_fib_request_cleanup(void *data);
 #endif
 
 static char *ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_fib_max_num(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fib_inline_max_cost(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fib_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_fib_add_variables(ngx_conf_t *cf);
+static void *ngx_http_fib_create_main_conf(ngx_conf_t *cf);
+static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 static void *ngx_http_fib_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -117,6 +153,13 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_fib,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("fib_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_fib_status,
+      0,
       0,
       NULL },
 
@@ -160,10 +203,10 @@ static ngx_command_t  ngx_http_fib_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_fib_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_fib_add_variables,            /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_fib_create_main_conf,         /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -198,6 +241,68 @@ static ngx_str_t  ngx_http_fib_cache_control =
 #if (NGX_THREADS)
 static ngx_str_t  ngx_http_fib_default_pool = ngx_string("default");
 #endif
+
+static ngx_str_t  ngx_http_fib_zone_name = ngx_string("ngx_http_fib_module");
+
+
+static ngx_str_t  ngx_http_fib_outcomes[] = {
+    ngx_string("ok"),
+    ngx_string("not_modified"),
+    ngx_string("bad_request"),
+    ngx_string("overloaded"),
+    ngx_string("timed_out"),
+    ngx_string("cancelled")
+};
+
+
+static ngx_str_t  ngx_http_fib_modes[] = {
+    ngx_null_string,
+    ngx_string("inline"),
+    ngx_string("thread")
+};
+
+
+/* upper bounds of the compute time histogram, in ns and as labels */
+
+static uint64_t  ngx_http_fib_bucket_ns[NGX_HTTP_FIB_BUCKETS - 1] = {
+    10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000
+};
+
+static char  *ngx_http_fib_bucket_le[NGX_HTTP_FIB_BUCKETS] = {
+    "0.00001", "0.0001", "0.001", "0.01", "0.1", "1", "10", "+Inf"
+};
+
+
+#define NGX_HTTP_FIB_VAR_NUM           0
+#define NGX_HTTP_FIB_VAR_ALGORITHM     1
+#define NGX_HTTP_FIB_VAR_MODE          2
+#define NGX_HTTP_FIB_VAR_OUTCOME       3
+#define NGX_HTTP_FIB_VAR_QUEUE_TIME    0
+#define NGX_HTTP_FIB_VAR_COMPUTE_TIME  1
+
+
+static ngx_http_variable_t  ngx_http_fib_vars[] = {
+
+    { ngx_string("fib_num"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_NUM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_algorithm"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_ALGORITHM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_mode"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_MODE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_outcome"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_OUTCOME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_queue_time"), NULL, ngx_http_fib_time_variable,
+      NGX_HTTP_FIB_VAR_QUEUE_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_compute_time"), NULL, ngx_http_fib_time_variable,
+      NGX_HTTP_FIB_VAR_COMPUTE_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
 
 
 static ngx_int_t
@@ -269,7 +374,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_http_fib_finish(ctx, NGX_HTTP_FIB_OK);
+        ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_OK);
 
         return ngx_http_fib_send(r, NGX_HTTP_OK, NULL, fib_digits(num) + 1);
     }
@@ -313,6 +418,8 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     fib_job_run(job);
     ctx->completed = 1;
+
+    ngx_http_fib_computed(r, ctx);
 
     return ngx_http_fib_respond(r, ctx);
 }
@@ -409,6 +516,9 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     if (ngx_thread_task_post(flcf->thread_pool, task) != NGX_OK) {
         /* nothing was queued: the request is still ours to answer */
 
+        (void) ngx_atomic_fetch_add(
+                            &ngx_http_fib_counters(r)->rejected_queue_full, 1);
+
         now = ngx_current_msec;
 
         if (logged == 0 || now - logged >= NGX_HTTP_FIB_LOG_INTERVAL) {
@@ -433,6 +543,8 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     /* from here on only the completion handler may answer the request */
 
     ctx->mode = NGX_HTTP_FIB_MODE_THREAD;
+
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_counters(r)->in_flight, 1);
 
     cln->handler = ngx_http_fib_request_cleanup;
     cln->data = r;
@@ -522,6 +634,10 @@ ngx_http_fib_thread_event_handler(ngx_event_t *ev)
         ctx->queue_ns = ctx->job->start_ns - ctx->post_ns;
     }
 
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_counters(r)->in_flight, -1);
+
+    ngx_http_fib_computed(r, ctx);
+
     r->main->blocked--;
     r->aio = 0;
 
@@ -568,7 +684,7 @@ ngx_http_fib_request_cleanup(void *data)
                       "cancelling F(%uL)", ctx->num);
     }
 
-    ngx_http_fib_finish(ctx, NGX_HTTP_FIB_CANCELLED);
+    ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_CANCELLED);
 }
 
 #endif
@@ -594,7 +710,7 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
                                       "fib_timeout %Mms", ctx->timeout);
         }
 
-        ngx_http_fib_finish(ctx, NGX_HTTP_FIB_CANCELLED);
+        ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_CANCELLED);
         return NGX_HTTP_CLIENT_CLOSED_REQUEST;
 
     case FIB_ERR_NOMEM:
@@ -613,7 +729,7 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_fib_finish(ctx, NGX_HTTP_FIB_OK);
+    ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_OK);
 
     return ngx_http_fib_send(r, NGX_HTTP_OK, (u_char *) job->digits, job->len);
 }
@@ -626,7 +742,7 @@ ngx_http_fib_not_modified(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_fib_finish(ctx, NGX_HTTP_FIB_NOT_MODIFIED);
+    ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_NOT_MODIFIED);
 
     r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
     r->headers_out.content_length_n = -1;
@@ -654,7 +770,7 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
                       "fib: %*s", last - msg, msg);
     }
 
-    ngx_http_fib_finish(ctx, outcome);
+    ngx_http_fib_finish(r, ctx, outcome);
 
     p = ngx_pnalloc(r->pool, last - msg + 1);
     if (p == NULL) {
@@ -825,8 +941,22 @@ ngx_http_fib_etag_match(ngx_http_request_t *r, uint64_t num)
 }
 
 
+static ngx_http_fib_counters_t *
+ngx_http_fib_counters(ngx_http_request_t *r)
+{
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
+
+    return fmcf->zone->data;
+}
+
+
+/* counts each request once, by how it ended */
+
 static void
-ngx_http_fib_finish(ngx_http_fib_ctx_t *ctx, ngx_uint_t outcome)
+ngx_http_fib_finish(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_uint_t outcome)
 {
     if (ctx->finished) {
         return;
@@ -834,6 +964,267 @@ ngx_http_fib_finish(ngx_http_fib_ctx_t *ctx, ngx_uint_t outcome)
 
     ctx->finished = 1;
     ctx->outcome = outcome;
+
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_counters(r)->requests[outcome],
+                                1);
+}
+
+
+/* counts a computation that produced its number */
+
+static void
+ngx_http_fib_computed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
+{
+    uint64_t                  ns;
+    ngx_uint_t                i;
+    ngx_http_fib_counters_t  *c;
+
+    if (ctx->job->rc != FIB_OK) {
+        return;
+    }
+
+    c = ngx_http_fib_counters(r);
+    ns = ctx->job->compute_ns;
+
+    (void) ngx_atomic_fetch_add(
+                     &c->computations[ctx->algorithm][ctx->mode - 1], 1);
+    (void) ngx_atomic_fetch_add(&c->compute_ns[ctx->algorithm], ns);
+
+    for (i = 0; i < NGX_HTTP_FIB_BUCKETS - 1; i++) {
+        if (ns <= ngx_http_fib_bucket_ns[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&c->buckets[i], 1);
+    (void) ngx_atomic_fetch_add(&c->sum_ns, ns);
+    (void) ngx_atomic_fetch_add(&c->count, 1);
+}
+
+
+static ngx_int_t
+ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char              *p;
+    ngx_str_t           *s;
+    ngx_http_fib_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_FIB_VAR_NUM:
+        if (!ctx->parsed) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_sprintf(p, "%uL", ctx->num) - p;
+        v->data = p;
+        break;
+
+    case NGX_HTTP_FIB_VAR_ALGORITHM:
+        v->data = (u_char *) fib_algorithm_name(ctx->algorithm);
+        v->len = ngx_strlen(v->data);
+        break;
+
+    case NGX_HTTP_FIB_VAR_MODE:
+        s = &ngx_http_fib_modes[ctx->mode];
+        if (s->len == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        v->data = s->data;
+        v->len = s->len;
+        break;
+
+    default: /* NGX_HTTP_FIB_VAR_OUTCOME */
+        if (!ctx->finished) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        v->data = ngx_http_fib_outcomes[ctx->outcome].data;
+        v->len = ngx_http_fib_outcomes[ctx->outcome].len;
+        break;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* seconds with millisecond resolution, as $request_time */
+
+static ngx_int_t
+ngx_http_fib_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *p;
+    uint64_t             ns;
+    ngx_http_fib_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
+
+    if (ctx == NULL || !ctx->completed) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ns = (data == NGX_HTTP_FIB_VAR_QUEUE_TIME) ? ctx->queue_ns
+                                               : ctx->job->compute_ns;
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%uL.%03uL", ns / 1000000000,
+                         ns / 1000000 % 1000) - p;
+    v->data = p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_fib_status_handler(ngx_http_request_t *r)
+{
+    u_char                   *p, *last;
+    size_t                    size;
+    ngx_int_t                 rc;
+    ngx_uint_t                i, j, cumulative;
+    ngx_buf_t                *b;
+    ngx_chain_t               out;
+    ngx_http_fib_counters_t  *c;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    c = ngx_http_fib_counters(r);
+
+    size = 4096;
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = b->pos;
+    last = b->end;
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_requests_total Requests to fib locations, "
+            "by how they ended.\n"
+            "# TYPE fib_requests_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_OUTCOMES; i++) {
+        p = ngx_slprintf(p, last, "fib_requests_total{outcome=\"%V\"} %uA\n",
+                         &ngx_http_fib_outcomes[i], c->requests[i]);
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_computations_total Computations that produced "
+            "their number, by algorithm and where they ran.\n"
+            "# TYPE fib_computations_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        for (j = 0; j < 2; j++) {
+            p = ngx_slprintf(p, last,
+                             "fib_computations_total{algorithm=\"%s\","
+                             "mode=\"%V\"} %uA\n",
+                             fib_algorithm_name(i),
+                             &ngx_http_fib_modes[j + 1],
+                             c->computations[i][j]);
+        }
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_compute_seconds_total Time spent in those "
+            "computations, by algorithm.\n"
+            "# TYPE fib_compute_seconds_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        p = ngx_slprintf(p, last,
+                         "fib_compute_seconds_total{algorithm=\"%s\"} "
+                         "%uA.%06uA\n", fib_algorithm_name(i),
+                         c->compute_ns[i] / 1000000000,
+                         c->compute_ns[i] / 1000 % 1000000);
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_in_flight Computations queued or running in "
+            "thread pools.\n"
+            "# TYPE fib_in_flight gauge\n"
+            "fib_in_flight %uA\n"
+            "# HELP fib_rejected_total Requests refused without "
+            "computing, by reason.\n"
+            "# TYPE fib_rejected_total counter\n"
+            "fib_rejected_total{reason=\"queue_full\"} %uA\n"
+            "# HELP fib_compute_seconds Time of one computation.\n"
+            "# TYPE fib_compute_seconds histogram\n",
+            c->in_flight, c->rejected_queue_full);
+
+    cumulative = 0;
+
+    for (i = 0; i < NGX_HTTP_FIB_BUCKETS; i++) {
+        cumulative += c->buckets[i];
+        p = ngx_slprintf(p, last,
+                         "fib_compute_seconds_bucket{le=\"%s\"} %ui\n",
+                         ngx_http_fib_bucket_le[i], cumulative);
+    }
+
+    p = ngx_slprintf(p, last,
+                     "fib_compute_seconds_sum %uA.%06uA\n"
+                     "fib_compute_seconds_count %uA\n",
+                     c->sum_ns / 1000000000, c->sum_ns / 1000 % 1000000,
+                     c->count);
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }
 
 
@@ -852,6 +1243,23 @@ ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_fib_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_fib_status_handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_http_fib_status_handler;
 
     return NGX_CONF_OK;
 }
@@ -990,6 +1398,79 @@ ngx_http_fib_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_ERROR;
 
 #endif
+}
+
+
+static ngx_int_t
+ngx_http_fib_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_fib_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_fib_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_fib_main_conf_t));
+    if (fmcf == NULL) {
+        return NULL;
+    }
+
+    fmcf->zone = ngx_shared_memory_add(cf, &ngx_http_fib_zone_name,
+                                       8 * ngx_pagesize,
+                                       &ngx_http_fib_module);
+    if (fmcf->zone == NULL) {
+        return NULL;
+    }
+
+    fmcf->zone->init = ngx_http_fib_init_zone;
+
+    return fmcf;
+}
+
+
+static ngx_int_t
+ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t          *shpool;
+    ngx_http_fib_counters_t  *counters;
+
+    if (data) {
+        /* a reload: the counters go on from where they were */
+        shm_zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    counters = ngx_slab_calloc(shpool, sizeof(ngx_http_fib_counters_t));
+    if (counters == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = counters;
+    shm_zone->data = counters;
+
+    return NGX_OK;
 }
 
 

@@ -36,14 +36,17 @@ END {
 }
 
 sub write_conf {
-    my ($pool, $location) = @_;
+    my ($pool, $location, $workers, $listen) = @_;
+
+    $workers //= 1;
+    $listen //= '';
 
     make_path("$root/conf", "$root/logs", "$root/tmp");
 
     open my $fh, '>', "$root/conf/nginx.conf" or die $!;
     print $fh <<"END";
 $modules
-worker_processes 1;
+worker_processes $workers;
 daemon on;
 master_process on;
 error_log $root/logs/error.log debug;
@@ -64,7 +67,11 @@ http {
     scgi_temp_path $root/tmp;
 
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port $listen;
+
+        location /fib_status {
+            fib_status;
+        }
 
         location /fib {
             fib;
@@ -86,9 +93,7 @@ sub alive {
 }
 
 sub start_nginx {
-    my ($pool, $location) = @_;
-
-    write_conf($pool, $location);
+    write_conf(@_);
     unlink "$root/logs/nginx.pid";
 
     system($nginx, '-p', "$root/", '-c', "$root/conf/nginx.conf",
@@ -213,6 +218,15 @@ my ($c, @conns, @order);
 # {{{ overflow: a pool without a queue answers 503 beyond its threads
 
 start_nginx('threads=1 max_queue=0', '');
+
+# until its thread waits for work, a pool without a queue takes nothing
+for (1 .. 50) {
+    last if get('/fib?num=25')->{status} eq '200';
+    sleep 0.05;
+}
+
+# past the window of a warning the warm-up may have logged
+sleep 1.1;
 mark_log();
 
 @conns = map { send_req('/fib?num=40') } 1 .. 6;
@@ -327,6 +341,48 @@ is(scalar(grep {
        $_->{body} ne "the computation exceeded fib_timeout 200ms\n"
    } @conns), 0, 'timeout: with the message');
 log_clean('timeout');
+
+# }}}
+
+stop_nginx();
+
+# {{{ the status page sums every worker and survives a reload
+
+sub metric {
+    my ($name) = @_;
+    my $c = get('/fib_status');
+    return $c->{body} =~ /^\Q$name\E (\S+)$/m ? $1 : 'missing';
+}
+
+# reuseport spreads connections over both workers by their ports
+start_nginx('threads=1 max_queue=64', '', 2, 'reuseport');
+mark_log();
+
+@conns = map { send_req('/fib?num=' . (10 + $_ % 5)) } 1 .. 20;
+push @conns, map { send_req('/fib?num=x') } 1 .. 3;
+wait_all(\@conns);
+
+my %pids = map { /\[debug\] (\d+)#\d+: \*\d+ fib: computing/ ? ($1 => 1) : () }
+           log_lines();
+is(scalar keys %pids, 2, 'status: both workers computed');
+is(metric('fib_requests_total{outcome="ok"}'), 20,
+   'status: the ok total of both workers');
+is(metric('fib_requests_total{outcome="bad_request"}'), 3,
+   'status: the bad_request total of both workers');
+is(metric('fib_computations_total{algorithm="recursive",mode="inline"}'), 20,
+   'status: the computations of both workers');
+
+kill 'HUP', $master_pid;
+$deadline = time + 10;
+sleep 0.05 until log_count(qr/reconfiguring/) || time > $deadline;
+sleep 0.3;
+
+is(metric('fib_requests_total{outcome="ok"}'), 20,
+   'status: the totals survive a reload');
+get('/fib?num=12');
+is(metric('fib_requests_total{outcome="ok"}'), 21,
+   'status: and go on counting after it');
+log_clean('status');
 
 # }}}
 

@@ -506,6 +506,25 @@ sub check_response {
         }
     }
 
+    if (!defined sec($block, q{response_headers})
+        && defined sec($block, q{response_headers_like}))
+    {
+        my $spec = indexed(sec($block, q{response_headers_like}), $i,
+                           $need_array);
+
+        for my $line (split /\n/, $spec) {
+            next if $line !~ /\S/;
+
+            my ($k, $v) = ($line =~ /^\s*([^:\s]+)\s*:\s*(.*?)\s*$/)
+                or Test::More::BAIL_OUT("$name - bad response_headers_like "
+                                        . "line: $line");
+
+            my $got = $res->{headers}{lc $k};
+            $got = '' if !defined $got;
+            Test::More::like($got, qr/^$v$/, "$name - header $k like ok$tag");
+        }
+    }
+
     if (defined sec($block, q{response_body})) {
         my $want = indexed(sec($block, q{response_body}), $i, $need_array);
         Test::More::is($res->{body}, $want, "$name - response_body - "
