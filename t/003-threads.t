@@ -150,7 +150,7 @@ fib: F(60) exceeded fib_timeout 100ms, cancelling
 --- request
 GET /fib?num=80
 --- abort
---- timeout: 200ms
+--- timeout: 1
 --- wait: 0.5
 --- ignore_response
 --- error_log

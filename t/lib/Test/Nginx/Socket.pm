@@ -223,9 +223,15 @@ sub start_nginx {
                '-e', "$ServRoot/logs/error.log");
 
     if ($UseValgrind) {
+        # fair scheduling: a computing pool thread must not starve the
+        # event loop under valgrind's one-thread-at-a-time execution
         my @vg = ('valgrind', '-q', '--tool=memcheck', '--leak-check=full',
-                  '--show-possibly-lost=no', '--num-callers=30');
-        push @vg, '--suppressions=valgrind.suppress' if -f 'valgrind.suppress';
+                  '--show-possibly-lost=no', '--num-callers=30',
+                  '--fair-sched=yes');
+
+        for my $file ('valgrind.suppress', 't/valgrind.suppress') {
+            push @vg, "--suppressions=$file" if -f $file;
+        }
 
         my $pid = fork();
         Test::More::BAIL_OUT("fork failed: $!") if !defined $pid;
@@ -273,6 +279,11 @@ sub start_nginx {
                                       PeerPort => $Port, Proto => 'tcp');
         if ($s) {
             close $s;
+
+            # under valgrind the worker answers long after it listens:
+            # one request makes sure it is ready before the block's own
+            exchange("GET / HTTP/1.0\r\n\r\n", 60) if $UseValgrind;
+
             return 1;
         }
 
