@@ -10,6 +10,10 @@
 
 #include "fib_core.h"
 
+#if (NGX_THREADS && NGX_LINUX)
+#include <sys/syscall.h>
+#endif
+
 
 #define NGX_HTTP_FIB_MODE_NONE         0
 #define NGX_HTTP_FIB_MODE_INLINE       1
@@ -22,6 +26,9 @@
 #define NGX_HTTP_FIB_TIMED_OUT         4
 #define NGX_HTTP_FIB_CANCELLED         5
 #define NGX_HTTP_FIB_OUTCOMES          6
+
+/* how much nicer than the worker a pool thread computes */
+#define NGX_HTTP_FIB_NICE              10
 
 /* how often a cancelled, still unfinished task is looked at again */
 #define NGX_HTTP_FIB_RECHECK           100
@@ -581,6 +588,38 @@ static void
 ngx_http_fib_thread(void *data, ngx_log_t *log)
 {
     fib_job_t  *job = data;
+
+#if (NGX_LINUX)
+    int                 prio;
+    pid_t               tid;
+    struct sched_param  sp;
+
+    static __thread ngx_uint_t  lowered;
+
+    /*
+     * The event loop must win the CPU whenever it has work: its work is
+     * short and others wait for it.  A pool thread that computes is made
+     * a batch thread with a lower priority, once; Linux sets both per
+     * thread.
+     */
+
+    if (!lowered) {
+        lowered = 1;
+
+        ngx_memzero(&sp, sizeof(struct sched_param));
+        (void) sched_setscheduler(0, SCHED_BATCH, &sp);
+
+        tid = (pid_t) syscall(SYS_gettid);
+
+        errno = 0;
+        prio = getpriority(PRIO_PROCESS, tid);
+
+        if (errno == 0) {
+            (void) setpriority(PRIO_PROCESS, tid,
+                               ngx_min(prio + NGX_HTTP_FIB_NICE, 19));
+        }
+    }
+#endif
 
     fib_job_run(job);
 }
