@@ -4,9 +4,7 @@
  */
 
 
-#include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -70,7 +68,7 @@ fib_rc_t
 fib_parse_query(const char *query, size_t len, uint64_t *num)
 {
     int              count, found;
-    char            *copy;
+    char            *copy, buf[256];
     size_t           i;
     uint64_t         v;
     fib_rc_t         rc;
@@ -81,7 +79,7 @@ fib_parse_query(const char *query, size_t len, uint64_t *num)
         return FIB_ERR_MISSING;
     }
 
-    copy = malloc(len + 1);
+    copy = (len < sizeof(buf)) ? buf : malloc(len + 1);
     if (copy == NULL) {
         return FIB_ERR_NOMEM;
     }
@@ -110,12 +108,12 @@ fib_parse_query(const char *query, size_t len, uint64_t *num)
         break;
 
     case URI_ERROR_MALLOC:
-        free(copy);
-        return FIB_ERR_NOMEM;
+        rc = FIB_ERR_NOMEM;
+        goto done;
 
     default:
-        free(copy);
-        return FIB_ERR_QUERY;
+        rc = FIB_ERR_QUERY;
+        goto done;
     }
 
     found = 0;
@@ -172,7 +170,10 @@ fib_parse_query(const char *query, size_t len, uint64_t *num)
 done:
 
     uriFreeQueryListA(list);
-    free(copy);
+
+    if (copy != buf) {
+        free(copy);
+    }
 
     return rc;
 }
@@ -322,11 +323,6 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
 {
     double  calls, bits, decimal, cost;
 
-    bits = (double) n * 0.6942419136306174 + 1;
-
-    /* GMP's subquadratic decimal conversion */
-    decimal = bits * log2(bits) * log2(bits) * 0.07;
-
     switch (algorithm) {
 
     case FIB_RECURSIVE:
@@ -335,18 +331,26 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
         }
 
         /* the call tree has 2 F(n+1) - 1 nodes */
-        calls = 2 * (powl(1.6180339887498948482L, (long double) n + 1)
-                     / 2.2360679774997896964L) - 1;
+        calls = 2 * (pow(1.6180339887498949, (double) n + 1)
+                     / 2.2360679774997898) - 1;
         cost = 150 + calls * FIB_NS_PER_CALL;
         break;
 
     case FIB_ITERATIVE:
+        bits = (double) n * 0.6942419136306174 + 1;
+        decimal = bits * log2(bits) * log2(bits) * 0.07;
+
         /* n additions of numbers growing to `bits` bits */
         cost = 200 + (double) n * 14 + (double) n * bits / 128 * 0.5
                + decimal;
         break;
 
     default: /* FIB_FAST */
+        bits = (double) n * 0.6942419136306174 + 1;
+
+        /* GMP's subquadratic decimal conversion dominates */
+        decimal = bits * log2(bits) * log2(bits) * 0.07;
+
         cost = 200 + (double) n * 0.5 + decimal;
         break;
     }
@@ -425,19 +429,22 @@ fib_decimal(fib_job_t *job, mpz_t z)
 static fib_rc_t
 fib_decimal_u64(fib_job_t *job, uint64_t v)
 {
-    char  *p;
-    int    len;
+    char  *p, *last;
 
-    p = malloc(sizeof("18446744073709551615\n"));
-    if (p == NULL) {
-        return FIB_ERR_NOMEM;
-    }
+    /* written backwards from the end of the job's own buffer */
 
-    len = snprintf(p, sizeof("18446744073709551615\n"), "%llu\n",
-                   (unsigned long long) v);
+    last = job->small + sizeof(job->small);
+    p = last;
+
+    *--p = '\n';
+
+    do {
+        *--p = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
 
     job->digits = p;
-    job->len = (size_t) len;
+    job->len = (size_t) (last - p);
 
     return FIB_OK;
 }
@@ -521,7 +528,13 @@ done:
 void
 fib_job_free(fib_job_t *job)
 {
-    free(job->digits);
+    if (job->digits != NULL
+        && (job->digits < job->small
+            || job->digits >= job->small + sizeof(job->small)))
+    {
+        free(job->digits);
+    }
+
     job->digits = NULL;
     job->len = 0;
 }

@@ -54,8 +54,9 @@ typedef struct {
 
     /* output of fib_job_run() */
     fib_rc_t          rc;
-    char             *digits;     /* malloc()ed, "digits\n", not NUL-ended */
+    char             *digits;     /* "digits\n", not NUL-ended */
     size_t            len;        /* including the trailing "\n" */
+    char              small[24];  /* digits of a 64-bit result, no malloc */
     uint64_t          start_ns;   /* CLOCK_MONOTONIC, see fib_now_ns() */
     uint64_t          compute_ns; /* time spent inside fib_job_run() */
 } fib_job_t;

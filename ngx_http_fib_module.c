@@ -10,9 +10,6 @@
 
 #include "fib_core.h"
 
-#if (NGX_THREADS && NGX_LINUX)
-#include <sys/syscall.h>
-#endif
 
 
 #define NGX_HTTP_FIB_MODE_NONE         0
@@ -27,8 +24,8 @@
 #define NGX_HTTP_FIB_CANCELLED         5
 #define NGX_HTTP_FIB_OUTCOMES          6
 
-/* how much nicer than the worker a pool thread computes */
-#define NGX_HTTP_FIB_NICE              10
+#define NGX_HTTP_FIB_PRIORITY_NORMAL  0
+#define NGX_HTTP_FIB_PRIORITY_IDLE    1
 
 /* how often a cancelled, still unfinished task is looked at again */
 #define NGX_HTTP_FIB_RECHECK           100
@@ -66,10 +63,19 @@ typedef struct {
     ngx_uint_t                 limit;             /* in force */
     ngx_uint_t                 inline_max_cost;   /* ns */
     ngx_msec_t                 timeout;
+    ngx_uint_t                 thread_priority;
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
 #endif
 } ngx_http_fib_loc_conf_t;
+
+
+/* what a pool thread sees: the job and how to run it */
+
+typedef struct {
+    fib_job_t                  job;
+    ngx_uint_t                 priority;
+} ngx_http_fib_task_ctx_t;
 
 
 typedef struct {
@@ -146,6 +152,13 @@ static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
 
+static ngx_conf_enum_t  ngx_http_fib_priorities[] = {
+    { ngx_string("normal"), NGX_HTTP_FIB_PRIORITY_NORMAL },
+    { ngx_string("idle"), NGX_HTTP_FIB_PRIORITY_IDLE },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_fib_algorithms[] = {
     { ngx_string("recursive"), FIB_RECURSIVE },
     { ngx_string("iterative"), FIB_ITERATIVE },
@@ -197,6 +210,13 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("fib_thread_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_fib_loc_conf_t, thread_priority),
+      &ngx_http_fib_priorities },
 
     { ngx_string("fib_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -450,12 +470,13 @@ ngx_http_fib_job(ngx_http_request_t *r, ngx_thread_task_t **taskp)
 
 #if (NGX_THREADS)
     if (taskp != NULL) {
-        *taskp = ngx_thread_task_alloc(r->pool, sizeof(fib_job_t));
+        *taskp = ngx_thread_task_alloc(r->pool,
+                                       sizeof(ngx_http_fib_task_ctx_t));
         if (*taskp == NULL) {
             return NULL;
         }
 
-        job = (*taskp)->ctx;
+        job = &((ngx_http_fib_task_ctx_t *) (*taskp)->ctx)->job;
 
     } else
 #endif
@@ -512,6 +533,9 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     ctx->job = job;
     ctx->timeout = flcf->timeout;
+
+    ((ngx_http_fib_task_ctx_t *) task->ctx)->priority =
+                                                        flcf->thread_priority;
 
     task->handler = ngx_http_fib_thread;
     task->event.handler = ngx_http_fib_thread_event_handler;
@@ -587,41 +611,30 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 static void
 ngx_http_fib_thread(void *data, ngx_log_t *log)
 {
-    fib_job_t  *job = data;
+    ngx_http_fib_task_ctx_t  *ctx = data;
 
 #if (NGX_LINUX)
-    int                 prio;
-    pid_t               tid;
     struct sched_param  sp;
 
-    static __thread ngx_uint_t  lowered;
+    static __thread ngx_uint_t  priority;
 
     /*
      * The event loop must win the CPU whenever it has work: its work is
-     * short and others wait for it.  A pool thread that computes is made
-     * a batch thread with a lower priority, once; Linux sets both per
-     * thread.
+     * short and other requests wait for it.  An idle-class thread runs
+     * only on CPU time nothing else wants.  Linux sets the policy per
+     * thread; going back to normal may be refused, and then stays so.
      */
 
-    if (!lowered) {
-        lowered = 1;
+    if (ctx->priority != priority) {
+        priority = ctx->priority;
 
         ngx_memzero(&sp, sizeof(struct sched_param));
-        (void) sched_setscheduler(0, SCHED_BATCH, &sp);
-
-        tid = (pid_t) syscall(SYS_gettid);
-
-        errno = 0;
-        prio = getpriority(PRIO_PROCESS, tid);
-
-        if (errno == 0) {
-            (void) setpriority(PRIO_PROCESS, tid,
-                               ngx_min(prio + NGX_HTTP_FIB_NICE, 19));
-        }
+        (void) sched_setscheduler(0, priority == NGX_HTTP_FIB_PRIORITY_IDLE
+                                     ? SCHED_IDLE : SCHED_OTHER, &sp);
     }
 #endif
 
-    fib_job_run(job);
+    fib_job_run(&ctx->job);
 }
 
 
@@ -1528,6 +1541,7 @@ ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
     conf->max_num = NGX_CONF_UNSET_UINT;
     conf->inline_max_cost = NGX_CONF_UNSET_UINT;
     conf->timeout = NGX_CONF_UNSET_MSEC;
+    conf->thread_priority = NGX_CONF_UNSET_UINT;
 #if (NGX_THREADS)
     conf->thread_pool = NGX_CONF_UNSET_PTR;
 #endif
@@ -1547,6 +1561,8 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->inline_max_cost, prev->inline_max_cost,
                               20000);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 30000);
+    ngx_conf_merge_uint_value(conf->thread_priority, prev->thread_priority,
+                              NGX_HTTP_FIB_PRIORITY_IDLE);
 
     /*
      * Only a configured limit is inherited: the default follows the

@@ -265,6 +265,21 @@ my $cheap = send_req('/fib?num=10');
 @order = wait_all([$heavy, $cheap]);
 
 is($cheap->{body}, "55\n", 'isolation: the cheap request is answered');
+
+# the pool thread that computed runs in the idle class (policy 5), the
+# worker's own thread does not
+my ($worker) = map { /\[debug\] (\d+)#/ ? $1 : () } log_lines();
+my %policy;
+for my $stat (glob "/proc/$worker/task/*/stat") {
+    open my $fh, '<', $stat or next;
+    my @f = split ' ', (<$fh> =~ s/^.*\) //sr);
+    close $fh;
+    my ($tid) = ($stat =~ m{task/(\d+)/});
+    $policy{$tid} = $f[38];
+}
+is($policy{$worker}, 0, 'priority: the event loop keeps the normal class');
+ok((grep { $_ == 5 } values %policy) >= 1,
+   'priority: the computing pool thread is in the idle class');
 is($heavy->{body}, "267914296\n", 'isolation: the heavy one too');
 is($order[0], $cheap, 'isolation: the cheap answer came first');
 

@@ -80,6 +80,8 @@ good('fib_max_num 94 for fast', '', '',
 good('fib_inline_max_cost units', '', 'fib_inline_max_cost 2ms;',
      'fib; fib_inline_max_cost 1s;');
 good('fib_thread_pool off', '', 'fib_thread_pool off;', 'fib;');
+good('fib_thread_priority', '', 'fib_thread_priority normal;',
+     'fib; fib_thread_priority idle;');
 good('a pool declared after its use', '', 'fib_thread_pool late;', 'fib;',
      'thread_pool late threads=1;');
 
@@ -99,6 +101,8 @@ bad('an undeclared pool', qr/unknown thread pool "nosuch"/,
 bad('a cost without a known unit',
     qr/invalid value "5x" in "fib_inline_max_cost"/,
     '', '', 'fib; fib_inline_max_cost 5x;');
+bad('an unknown priority', qr/invalid value "high"/,
+    '', '', 'fib; fib_thread_priority high;');
 bad('a bad timeout', qr/"fib_timeout" directive invalid value/,
     '', '', 'fib; fib_timeout soon;');
 bad('fib twice', qr/"fib" directive is duplicate/, '', '', 'fib; fib;');
