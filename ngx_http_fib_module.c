@@ -595,8 +595,12 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     r->main->count++;
     r->write_event_handler = ngx_http_fib_resume;
 
-    /* notice a client that goes away while its task waits or runs */
-    if (r == r->main && !r->discard_body) {
+    /*
+     * Notice a client that goes away while its task waits or runs.  Read
+     * events go to the active request, a subrequest too (SSI), so every
+     * request arms it, as the upstream module does.
+     */
+    if (!r->main->discard_body) {
         r->read_event_handler = ngx_http_test_reading;
     }
 

@@ -1,0 +1,137 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# /fib as the target of subrequests: nginx's own SSI includes, with
+# computations inline and in the pool, and a client that leaves mid-page.
+
+use Test::Nginx::Socket;
+
+repeat_each(2);
+
+no_shuffle();
+
+plan tests => repeat_each() * (blocks() * 4 + 2);
+
+our $Page = <<'_EOC_';
+    location /fib {
+        fib;
+        fib_max_num 93;
+    }
+
+    location /fast {
+        fib;
+        fib_algorithm fast;
+    }
+_EOC_
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: an inline include
+--- config eval
+"$::Page
+    location /page {
+        ssi on;
+        ssi_types text/plain;
+        return 200 'a<!--# include virtual=\"/fib?num=10\" -->b';
+    }"
+--- request
+GET /page
+--- response_body chomp
+a55
+b
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 2: an offloaded include
+--- config eval
+"$::Page
+    location /page {
+        ssi on;
+        ssi_types text/plain;
+        return 200 'a<!--# include virtual=\"/fib?num=30\" -->b';
+    }"
+--- request
+GET /page
+--- response_body chomp
+a832040
+b
+--- error_log
+fib: offloaded F(30)
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: two offloaded includes and an inline one, in page order
+--- config eval
+"$::Page
+    location /page {
+        ssi on;
+        ssi_types text/plain;
+        return 200 '<!--# include virtual=\"/fib?num=32\" -->-<!--# include virtual=\"/fib?num=5\" -->-<!--# include virtual=\"/fast?num=1000\" -->-<!--# include virtual=\"/fib?num=31\" -->.';
+    }"
+--- request
+GET /page
+--- response_body_like: ^2178309\n-5\n-4346655768693745\d+875\n-1346269\n\.$
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 4: an include that fails: its 400 body takes its place
+--- config eval
+"$::Page
+    location /page {
+        ssi on;
+        ssi_types text/plain;
+        return 200 '[<!--# include virtual=\"/fib?num=x\" -->]';
+    }"
+--- request
+GET /page
+--- response_body chomp
+[num must be a non-negative decimal integer
+]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: the client leaves while two includes compute: both cancelled
+--- config eval
+"$::Page
+    location /page {
+        ssi on;
+        ssi_types text/plain;
+        return 200 '<!--# include virtual=\"/fib?num=80\" --><!--# include virtual=\"/fib?num=81\" -->';
+    }"
+--- request
+GET /page
+--- abort
+--- timeout: 1
+--- wait: 0.5
+--- ignore_response
+--- error_log
+cancelling F(80)
+cancelling F(81)
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: the same nginx serves the next page
+--- request
+GET /other
+--- error_code: 404
+--- response_body_like: 404 Not Found
+--- no_error_log
+[alert]
+[crit]
