@@ -1,9 +1,10 @@
 # ngx_http_fib_module
 #
 #   make                build build/ngx_http_fib_module.so for Debian's nginx
-#   make run            build, then nginx in the foreground on 127.0.0.1:$(PORT)
+#   make run            build, then nginx in the foreground, 127.0.0.1:$(PORT)
 #   make test           build, core unit tests, the Test::Nginx suite
 #   make test-valgrind  the Test::Nginx suite with nginx under valgrind
+#   make bench          throughput and latency against baselines and peers
 #   make deps           install the Debian packages that are missing
 #   make clean
 
@@ -28,14 +29,19 @@ LIBS        := -luriparser -lgmp -lm
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
 DEB_TEST    := libcmocka-dev libtest-base-perl perl curl
 DEB_VALGRIND := valgrind
+DEB_BENCH   := wrk gnuplot-nox curl
+# a peer: the benchmark skips it when it cannot be installed
+DEB_PEERS   := libnginx-mod-http-lua
+
+BENCH_SECONDS ?= 6
 
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_LOAD_MODULES=$(MODULE) \
            PERL5LIB=$$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo $(CURDIR)/t/lib)
 
-.PHONY: all build deps deps-test deps-valgrind run test test-unit \
-        test-nginx test-valgrind clean
+.PHONY: all build deps deps-valgrind deps-bench run test test-unit \
+        test-nginx test-valgrind bench clean
 
 all: build
 
@@ -63,6 +69,10 @@ deps:
 
 deps-valgrind:
 	$(call install_missing,$(DEB_VALGRIND))
+
+deps-bench:
+	$(call install_missing,$(DEB_BENCH))
+	-$(call install_missing,$(DEB_PEERS))
 
 # The configured headers of Debian's nginx are copied so that nothing
 # under /usr is written.
@@ -106,6 +116,15 @@ test-valgrind: build deps-valgrind
 	    exit 1; \
 	fi; \
 	exit $$rc
+
+# the core alone, compiled as the module is: the single-thread baseline
+$(BUILD)/corebench: bench/corebench.c fib_core.c fib_core.h
+	mkdir -p $(BUILD)
+	$(CC) $(CC_OPT) -I. -o $@ bench/corebench.c fib_core.c $(LIBS)
+
+bench: build deps-bench
+	$(MAKE) --no-print-directory $(BUILD)/corebench
+	bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
 
 define RUN_CONF
 load_module $(MODULE);

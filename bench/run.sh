@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+#
+# make bench: the module against same-run baselines and peers, on
+# 127.0.0.1 only, every load bounded in time.  Writes
+# bench/results/LATEST.md and bench/results/latest.png.
+#
+# usage: bench/run.sh MODULE.so BUILD_DIR [SECONDS_PER_RUN]
+
+set -euo pipefail
+
+MODULE=$1
+BUILD=$2
+DUR=${3:-6}
+NGINX=${NGINX:-/usr/sbin/nginx}
+LUA_MODULE=/usr/lib/nginx/modules/ngx_http_lua_module.so
+NDK_MODULE=/usr/lib/nginx/modules/ndk_http_module.so
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+WORK=$BUILD/bench
+RESULTS=$HERE/results
+FIB_PORT=18081
+LUA_PORT=18082
+
+mkdir -p "$WORK" "$RESULTS"
+
+PIDS=()
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -QUIT "$pid" 2>/dev/null || true
+    done
+    jobs -p | xargs -r kill 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# {{{ nginx instances
+
+common_http='
+    access_log off;
+    default_type text/plain;
+    keepalive_requests 1000000;
+    gzip off;'
+
+start_nginx() {
+    local name=$1 conf=$2 dir=$WORK/$1
+
+    rm -rf "$dir"
+    mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp"
+    printf '%s\n' "$conf" | sed "s#@DIR@#$dir#g" > "$dir/conf/nginx.conf"
+
+    "$NGINX" -p "$dir/" -c conf/nginx.conf -e "$dir/logs/error.log"
+
+    for _ in $(seq 100); do
+        [ -s "$dir/logs/nginx.pid" ] && break
+        sleep 0.05
+    done
+
+    PIDS+=("$(cat "$dir/logs/nginx.pid")")
+}
+
+temp_paths='
+    client_body_temp_path @DIR@/tmp;
+    proxy_temp_path @DIR@/tmp;
+    fastcgi_temp_path @DIR@/tmp;
+    uwsgi_temp_path @DIR@/tmp;
+    scgi_temp_path @DIR@/tmp;'
+
+start_nginx fib "
+load_module $MODULE;
+worker_processes 1;
+error_log @DIR@/logs/error.log warn;
+pid @DIR@/logs/nginx.pid;
+thread_pool fib threads=2 max_queue=256;
+thread_pool fibn threads=2 max_queue=256;
+events { worker_connections 1024; }
+http {
+    $common_http
+    $temp_paths
+    server {
+        listen 127.0.0.1:$FIB_PORT;
+        location = /ret { return 200 \"55\n\"; }
+        location = /fib { fib; fib_thread_pool fib; }
+        location = /fib_off { fib; fib_thread_pool off; }
+        location = /fib_normal {
+            fib;
+            fib_thread_pool fibn;
+            fib_thread_priority normal;
+        }
+        location = /fast {
+            fib;
+            fib_algorithm fast;
+            fib_thread_pool fib;
+            fib_max_num 10000000;
+        }
+        location = /status { fib_status; }
+    }
+}"
+
+have_lua=0
+if [ -f "$LUA_MODULE" ] && [ -f "$NDK_MODULE" ]; then
+    start_nginx lua "
+load_module $NDK_MODULE;
+load_module $LUA_MODULE;
+worker_processes 1;
+error_log @DIR@/logs/error.log warn;
+pid @DIR@/logs/nginx.pid;
+thread_pool fib threads=2 max_queue=256;
+events { worker_connections 1024; }
+http {
+    $common_http
+    $temp_paths
+    lua_package_path '$HERE/lua/?.lua;;';
+    server {
+        listen 127.0.0.1:$LUA_PORT;
+        location = /lua {
+            content_by_lua_block {
+                local n = tonumber(ngx.var.arg_num)
+                ngx.say(require('fibmod').fib(n))
+            }
+        }
+        location = /lua_thread {
+            content_by_lua_block {
+                local n = tonumber(ngx.var.arg_num)
+                if n <= 20 then
+                    ngx.say(require('fibmod').fib(n))
+                    return
+                end
+                local ok, v = ngx.run_worker_thread('fib', 'fibmod', 'fib', n)
+                ngx.say(v)
+            }
+        }
+    }
+}" && have_lua=1
+fi
+
+fib=http://127.0.0.1:$FIB_PORT
+lua=http://127.0.0.1:$LUA_PORT
+
+check() {
+    local got
+    got=$(curl -s "$1")
+    if [ "$got" != "$2" ]; then
+        echo "bench: $1 answered '$got', expected '$2'" >&2
+        exit 1
+    fi
+}
+
+check "$fib/fib?num=30" 832040
+check "$fib/fib_off?num=10" 55
+if [ $have_lua = 1 ]; then
+    check "$lua/lua?num=30" 832040
+    check "$lua/lua_thread?num=30" 832040
+fi
+
+# }}}
+
+# {{{ wrk and its numbers
+
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000
+        else if (v ~ /ms$/) n *= 1
+        else if (v ~ /m$/) n *= 60000
+        else if (v ~ /s$/) n *= 1000
+        printf "%.3f", n
+    }'
+}
+
+# wrk_run NAME THREADS CONNS URL: leaves NAME.rps .p50 .p99 .max .errors
+wrk_run() {
+    local name=$1 out=$WORK/wrk-$1.txt
+    wrk -t"$2" -c"$3" -d"${DUR}s" --latency "$4" > "$out"
+
+    awk '/Requests\/sec/ { print $2 }' "$out" > "$WORK/$name.rps"
+    to_ms "$(awk '$1 == "50%" { print $2 }' "$out")" > "$WORK/$name.p50"
+    to_ms "$(awk '$1 == "99%" { print $2 }' "$out")" > "$WORK/$name.p99"
+    to_ms "$(awk '$1 == "Latency" { print $4; exit }' "$out")" \
+        > "$WORK/$name.max"
+    { awk '/Non-2xx/ { print $5 }' "$out"; echo 0; } | head -1 \
+        > "$WORK/$name.errors"
+}
+
+val() { cat "$WORK/$1.$2"; }
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+
+# isolation NAME HEAVY_URL CHEAP_URL: the probe while heavy load runs
+isolation() {
+    wrk -t1 -c8 -d"$((DUR + 2))s" "$2" > "$WORK/wrk-$1-load.txt" &
+    local load=$!
+    sleep 1
+    wrk_run "$1" 1 1 "$3"
+    wait "$load"
+}
+
+# }}}
+
+echo "bench: single-thread baselines"
+core() { "$BUILD/corebench" "$@"; }
+
+# the fastest of three medians: the conservative baseline for "cores"
+core_rec30=$(for _ in 1 2 3; do core recursive 30 21; done | sort -n | head -1)
+single_rate=$(awk -v ns="$core_rec30" 'BEGIN { printf "%.1f", 1e9 / ns }')
+
+echo "bench: 1. cheap requests"
+# the machine is noisy: alternate the two in short runs, the median
+# round decides
+ratios=()
+for round in $(seq 9); do
+    DUR=2 wrk_run "cheap_ret_$round" 2 50 "$fib/ret"
+    DUR=2 wrk_run "cheap_fib_$round" 2 50 "$fib/fib?num=10"
+    ratios+=("$(ratio "$(val "cheap_fib_$round" rps)" \
+                      "$(val "cheap_ret_$round" rps)") $round")
+done
+median_round=$(printf '%s\n' "${ratios[@]}" | sort -n | sed -n 5p | cut -d' ' -f2)
+for x in rps p50 p99 max errors; do
+    cp "$WORK/cheap_ret_$median_round.$x" "$WORK/cheap_ret.$x"
+    cp "$WORK/cheap_fib_$median_round.$x" "$WORK/cheap_fib.$x"
+done
+[ $have_lua = 1 ] && wrk_run cheap_lua 2 50 "$lua/lua?num=10"
+
+echo "bench: 2. heavy requests"
+heavy=()
+for round in 1 2 3; do
+    wrk_run "heavy_fib_$round" 2 8 "$fib/fib?num=30"
+    heavy+=("$(val "heavy_fib_$round" rps) $round")
+done
+median_round=$(printf '%s\n' "${heavy[@]}" | sort -n | sed -n 2p | cut -d' ' -f2)
+for x in rps p50 p99 max errors; do
+    cp "$WORK/heavy_fib_$median_round.$x" "$WORK/heavy_fib.$x"
+done
+if [ $have_lua = 1 ]; then
+    wrk_run heavy_lua 2 8 "$lua/lua?num=30"
+    wrk_run heavy_lua_thread 2 8 "$lua/lua_thread?num=30"
+fi
+
+echo "bench: 3. isolation"
+wrk_run iso_floor 1 1 "$fib/fib?num=10"
+isolation iso_fib "$fib/fib?num=32" "$fib/fib?num=10"
+isolation iso_fib_normal "$fib/fib_normal?num=32" "$fib/fib_normal?num=10"
+isolation iso_fib_off "$fib/fib_off?num=32" "$fib/fib_off?num=10"
+if [ $have_lua = 1 ]; then
+    isolation iso_lua_thread "$lua/lua_thread?num=32" "$lua/lua_thread?num=10"
+    isolation iso_lua "$lua/lua?num=32" "$lua/lua?num=10"
+fi
+
+echo "bench: 4. big numbers"
+
+# the compute time nginx measured in its threads, from the status page
+fast_seconds() {
+    curl -s "$fib/status" \
+        | awk '/^fib_compute_seconds_total\{algorithm="fast"\}/ { print $2 }'
+}
+
+big_rows=""
+big_1e6=""
+for n in 100000 1000000 10000000; do
+    core_ns=$(core fast $n 7)
+    before=$(fast_seconds)
+    http_s=$(for _ in $(seq 7); do
+                 curl -s -o /dev/null -w '%{time_total}\n' "$fib/fast?num=$n"
+             done | awk '{ s += $1 } END { printf "%.6f", s / NR }')
+    after=$(fast_seconds)
+    inner_s=$(awk -v a="$after" -v b="$before" \
+                  'BEGIN { printf "%.6f", (a - b) / 7 }')
+    over=$(awk -v h="$http_s" -v c="$inner_s" \
+               'BEGIN { printf "%.1f", (h / c - 1) * 100 }')
+    digits=$(curl -s "$fib/fast?num=$n" | tr -d '\n' | wc -c)
+    big_rows+="| $n | $digits | $(awk -v c="$core_ns" 'BEGIN { printf "%.2f", c / 1e6 }') | $(awk -v c="$inner_s" 'BEGIN { printf "%.2f", c * 1000 }') | $(awk -v h="$http_s" 'BEGIN { printf "%.2f", h * 1000 }') | $over% |"$'\n'
+    [ $n = 1000000 ] && big_1e6=$over
+done
+
+# {{{ the report
+
+pass() { if awk "BEGIN { exit !($1) }"; then echo met; else echo "**missed**"; fi; }
+
+cheap_ratio=$(ratio "$(val cheap_fib rps)" "$(val cheap_ret rps)")
+heavy_cores=$(ratio "$(val heavy_fib rps)" "$single_rate")
+iso_p99=$(val iso_fib p99)
+
+best_peer=""
+if [ $have_lua = 1 ]; then
+    best_peer=$(awk -v a="$(val iso_lua_thread p99)" -v b="$(val iso_lua p99)" \
+                    'BEGIN { print (a < b) ? a : b }')
+fi
+
+row() {
+    local name=$1 label=$2 base=${3:-}
+    local r
+    r="| $label | $(val "$name" rps) | $(val "$name" p50) | $(val "$name" p99) | $(val "$name" max) | $(val "$name" errors) |"
+    if [ -n "$base" ]; then
+        r+=" $(ratio "$(val "$name" rps)" "$base") |"
+    fi
+    echo "$r"
+}
+
+{
+echo "# Benchmark results"
+echo
+echo "\`make bench\` on $(date -u +%Y-%m-%d), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
+echo "nginx $("$NGINX" -v 2>&1 | sed 's#.*/##'), wrk on the same machine, ${DUR} s per run."
+echo "Every server: 1 worker process, \`thread_pool fib threads=2 max_queue=256\`."
+echo "Latencies in ms. Ratios are against baselines of the same run."
+echo
+echo "## Targets"
+echo
+echo "| target | value | |"
+echo "| --- | --- | --- |"
+echo "| cheap: ≥ 0.90 × \`return 200\` requests/s | $cheap_ratio × | $(pass "$cheap_ratio >= 0.90") |"
+echo "| heavy: ≥ 1.6 cores' worth of the single-thread rate | $heavy_cores cores | $(pass "$heavy_cores >= 1.6") |"
+echo "| isolation: probe p99 < 2 ms under saturation | $iso_p99 ms | $(pass "$iso_p99 < 2") |"
+if [ -n "$best_peer" ]; then
+echo "| isolation: ≤ 0.5 × best peer's probe p99 ($best_peer ms) | $(ratio "$iso_p99" "$best_peer") × | $(pass "$iso_p99 <= 0.5 * $best_peer") |"
+fi
+echo "| big numbers: nginx-path overhead at n = 10^6 < 10% | $big_1e6% | $(pass "$big_1e6 < 10") |"
+echo
+echo "## 1. Cheap: \`num=10\`, \`wrk -t2 -c50\`, keep-alive"
+echo
+echo "Nine alternating 2-second rounds of the baseline and the module; the round"
+echo "with the median ratio is shown (ratios: $(printf '%s\n' "${ratios[@]}" | cut -d' ' -f1 | paste -sd, - | sed 's/,/, /g'))."
+echo
+echo "| server | requests/s | p50 | p99 | max | non-2xx | × return 200 |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+row cheap_ret 'nginx `return 200 "55\n"` (ceiling)' "$(val cheap_ret rps)"
+row cheap_fib 'fib module' "$(val cheap_ret rps)"
+[ $have_lua = 1 ] && row cheap_lua 'Lua `content_by_lua` (peer)' "$(val cheap_ret rps)"
+echo
+echo "## 2. Heavy: recursive \`num=30\`, \`wrk -t2 -c8\`"
+echo
+echo "Single-thread rate of the core's F(30): $single_rate/s ($(awk -v ns="$core_rec30" 'BEGIN { printf "%.2f", ns / 1e6 }') ms each)."
+echo "The module ran three rounds; the median is shown (requests/s: $(printf '%s\n' "${heavy[@]}" | cut -d' ' -f1 | paste -sd, - | sed 's/,/, /g'))."
+echo
+echo "| server | requests/s | p50 | p99 | max | non-2xx | cores' worth |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+row heavy_fib 'fib module, pool' "$single_rate"
+if [ $have_lua = 1 ]; then
+    row heavy_lua 'Lua inline (peer)' "$single_rate"
+    row heavy_lua_thread 'Lua `ngx.run_worker_thread` (peer)' "$single_rate"
+fi
+echo
+echo "## 3. Isolation: probe \`num=10\` (\`wrk -t1 -c1\`) while \`wrk -c8\` asks for recursive \`num=32\`"
+echo
+echo "| server | probe requests/s | p50 | p99 | max | non-2xx |"
+echo "| --- | --- | --- | --- | --- | --- |"
+row iso_floor 'fib module, the probe alone: no heavy load (the floor)'
+row iso_fib 'fib module, heavy in the pool (`fib_thread_priority idle`)'
+row iso_fib_normal 'fib module, heavy in the pool, `fib_thread_priority normal`'
+row iso_fib_off 'fib module, `fib_thread_pool off`'
+if [ $have_lua = 1 ]; then
+    row iso_lua_thread 'Lua, cheap inline, heavy in worker threads (peer)'
+    row iso_lua 'Lua inline (peer)'
+fi
+echo
+echo "## 4. Big numbers: \`fast\`, one request at a time (curl, mean of 7)"
+echo
+echo "Overhead: the request's time through nginx (curl's total, body"
+echo "included) against the compute time nginx measured in its threads"
+echo "(\`fib_compute_seconds_total\`). \"Core alone\" is the same computation"
+echo "in a separate process (bench/corebench.c, median of 7), for reference."
+echo
+echo "| n | digits | core alone, ms | compute in nginx, ms | through nginx, ms | overhead |"
+echo "| --- | --- | --- | --- | --- | --- |"
+printf '%s' "$big_rows"
+echo
+echo "Peers not in Debian 12 (njs's nginx module, FibServ-style servers) are"
+echo "not measured. Raw wrk outputs: build/bench/wrk-*.txt."
+echo
+echo "![probe p99 latency under saturation](latest.png)"
+} > "$RESULTS/LATEST.md"
+
+{
+    echo "\"fib, pool\" $(val iso_fib p99)"
+    echo "\"fib, pool, normal prio\" $(val iso_fib_normal p99)"
+    echo "\"fib, pool off\" $(val iso_fib_off p99)"
+    if [ $have_lua = 1 ]; then
+        echo "\"Lua, threads\" $(val iso_lua_thread p99)"
+        echo "\"Lua, inline\" $(val iso_lua p99)"
+    fi
+} > "$WORK/iso.dat"
+
+gnuplot <<EOF
+set terminal png size 800,420
+set output "$RESULTS/latest.png"
+set title "Cheap-request p99 latency while heavy requests saturate the server"
+set ylabel "probe p99, ms (log scale)"
+set logscale y
+set style fill solid 0.8
+set boxwidth 0.6
+set grid ytics
+set yrange [0.01:*]
+unset key
+plot "$WORK/iso.dat" using 0:2:xtic(1) with boxes lc rgb "#3070b0", \
+     "" using 0:(\$2 * 1.3):(sprintf("%.2f", \$2)) with labels
+EOF
+
+# }}}
+
+cat "$RESULTS/LATEST.md"
