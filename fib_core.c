@@ -85,16 +85,22 @@ fib_parse_query(const char *query, size_t len, uint64_t *num)
     }
 
     /*
-     * uriparser decodes into C strings, so "%00" would silently end a
-     * value ("num=5%00x" would read as 5).  "%01" is just as much not a
-     * digit and never ends a string.
+     * uriparser decodes into C strings, so a NUL, raw or as "%00", would
+     * silently end a value ("num=5%00x" would read as 5).  A 0x01 byte
+     * is just as much not a digit and never ends a string.
      */
 
     memcpy(copy, query, len);
     copy[len] = '\0';
 
-    for (i = 0; i + 2 < len; i++) {
-        if (copy[i] == '%' && copy[i + 1] == '0' && copy[i + 2] == '0') {
+    for (i = 0; i < len; i++) {
+        if (copy[i] == '\0') {
+            copy[i] = '\1';
+
+        } else if (i + 2 < len
+                   && copy[i] == '%' && copy[i + 1] == '0'
+                   && copy[i + 2] == '0')
+        {
             copy[i + 2] = '1';
         }
     }

@@ -274,6 +274,14 @@ test_parse_long(void **state)
     q[len - 1] = '3';
     expect_parse(q, FIB_OK, 3);
 
+    /* a raw NUL is not the end of the value, nor of the key */
+    assert_int_equal(fib_parse_query("num=5\0x", 7, &(uint64_t){0}),
+                     FIB_ERR_NOT_DIGITS);
+    assert_int_equal(fib_parse_query("num\0=5", 6, &(uint64_t){0}),
+                     FIB_ERR_MISSING);
+    assert_int_equal(fib_parse_query("x=\0&num=5", 9, &(uint64_t){0}),
+                     FIB_OK);
+
     /* the length passed counts, not a NUL */
     assert_int_equal(fib_parse_query("num=12", 5, &(uint64_t){0}), FIB_OK);
 
