@@ -5,6 +5,8 @@
 #   make test           build, core unit tests, the Test::Nginx suite
 #   make test-valgrind  the Test::Nginx suite with nginx under valgrind
 #   make bench          throughput and latency against baselines and peers
+#   make fuzz           libFuzzer on the core's parser and computation
+#   make test-asan      the suites with the module built with ASan and UBSan
 #   make deps           install the Debian packages that are missing
 #   make clean
 
@@ -35,13 +37,21 @@ DEB_PEERS   := libnginx-mod-http-lua
 
 BENCH_SECONDS ?= 6
 
+DEB_FUZZ    := clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := fuzz_parse fuzz_compute
+
+ASAN_BUILD  := $(BUILD)/asan
+ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer -fPIC \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_LOAD_MODULES=$(MODULE) \
            PERL5LIB=$$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo $(CURDIR)/t/lib)
 
-.PHONY: all build deps deps-valgrind deps-bench run test test-unit \
-        test-nginx test-valgrind bench clean
+.PHONY: all build deps deps-valgrind deps-bench deps-fuzz run test \
+        test-unit test-nginx test-valgrind test-asan bench fuzz clean
 
 all: build
 
@@ -69,6 +79,9 @@ deps:
 
 deps-valgrind:
 	$(call install_missing,$(DEB_VALGRIND))
+
+deps-fuzz:
+	$(call install_missing,$(DEB_FUZZ))
 
 deps-bench:
 	$(call install_missing,$(DEB_BENCH))
@@ -116,6 +129,60 @@ test-valgrind: build deps-valgrind
 	    exit 1; \
 	fi; \
 	exit $$rc
+
+# The module and core built with AddressSanitizer and UBSan, loaded into
+# Debian's nginx with the sanitizer runtime preloaded.  Reports go to
+# files; any report fails the run.
+test-asan: deps
+	rm -rf $(ASAN_BUILD)
+	mkdir -p $(ASAN_BUILD)/reports
+	cp -r $(NGINX_SRC) $(ASAN_BUILD)/nginx
+	cd $(ASAN_BUILD)/nginx && . ./conf_flags && ./configure \
+	    "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(ASAN_CC_OPT)" \
+	    --with-ld-opt="-fsanitize=address,undefined" \
+	    --add-dynamic-module=$(CURDIR) > $(ASAN_BUILD)/configure.log
+	$(MAKE) --no-print-directory -C $(ASAN_BUILD)/nginx -f objs/Makefile \
+	    modules
+	printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec %s "$$@"\n' \
+	    "$$($(CC) -print-file-name=libasan.so)" \
+	    "$$($(CC) -print-file-name=libubsan.so)" $(NGINX) \
+	    > $(ASAN_BUILD)/nginx-asan
+	chmod +x $(ASAN_BUILD)/nginx-asan
+	$(TEST_ENV) \
+	TEST_NGINX_BINARY=$(ASAN_BUILD)/nginx-asan \
+	TEST_NGINX_LOAD_MODULES=$(ASAN_BUILD)/nginx/objs/ngx_http_fib_module.so \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(ASAN_BUILD)/reports/asan \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/t/lsan.suppress:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(ASAN_BUILD)/reports/ubsan \
+	    prove -r t
+	@if ls $(ASAN_BUILD)/reports/* >/dev/null 2>&1; then \
+	    cat $(ASAN_BUILD)/reports/*; \
+	    echo "sanitizer reports: see $(ASAN_BUILD)/reports"; \
+	    exit 1; \
+	fi
+
+# libFuzzer targets of the core, with ASan and UBSan; the seed corpus is
+# fuzz/corpus, the grown one stays in the build folder
+$(BUILD)/fuzz/%: fuzz/%.c fib_core.c fib_core.h
+	mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -Wall -Werror -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -I. -o $@ $< fib_core.c $(LIBS)
+
+fuzz: deps deps-fuzz
+	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
+	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	    $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=9000 \
+	        -timeout=10 -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- \
+	        $(BUILD)/fuzz/corpus-$$t fuzz/corpus \
+	        > $(BUILD)/fuzz/$$t.log 2>&1; rc=$$?; \
+	    grep -E '^(#[0-9]+ +DONE|stat::|==|SUMMARY|INFO: Running)' \
+	        $(BUILD)/fuzz/$$t.log | tail -12; \
+	    [ $$rc = 0 ] || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
+	done
 
 # the core alone, compiled as the module is: the single-thread baseline
 $(BUILD)/corebench: bench/corebench.c fib_core.c fib_core.h
