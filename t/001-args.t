@@ -484,3 +484,47 @@ num 18446744073709551615 exceeds fib_max_num 42
 qr/\[info\] .*fib: \Qnum 18446744073709551615 exceeds fib_max_num 42\E, client/
 --- no_error_log
 [error]
+
+
+=== TEST 30: 8 KB of leading zeros
+--- config
+    location /fib {
+        fib;
+    }
+--- request eval
+"GET /fib?num=" . ("0" x 8100) . "42"
+--- response_body
+267914296
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 31: a raw NUL byte: nginx refuses the request line itself
+--- config
+    location /fib {
+        fib;
+    }
+--- raw_request eval
+"GET /fib?num=5\0x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+--- error_code: 400
+--- response_body_like: 400 Bad Request
+--- no_error_log
+[alert]
+fib: 
+
+
+
+=== TEST 32: a request line over 8 KB: nginx answers 414 before the module
+--- config
+    location /fib {
+        fib;
+    }
+--- request eval
+"GET /fib?num=1&pad=" . ("x" x 9000)
+--- error_code: 414
+--- response_body_like: 414 Request-URI Too Large
+--- no_error_log
+[alert]
+fib: 

@@ -25,6 +25,10 @@ my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 my $master_pid;
 my $log_offset = 0;
 
+if (`$nginx -V 2>&1` !~ /--with-threads/) {
+    plan skip_all => 'nginx is built without threads';
+}
+
 if ($valgrind) {
     # timing-driven scenarios say nothing under valgrind's slowdown
     plan skip_all => 'not under valgrind';

@@ -69,7 +69,18 @@ sub bad {
     like($out, $re, "message: $name");
 }
 
+my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
+
 good('a minimal location', '', '', 'fib;');
+good('fib_thread_pool off', '', 'fib_thread_pool off;', 'fib;');
+
+if (!$threads) {
+    bad('a pool without threads', qr/needs nginx built with threads/,
+        '', '', 'fib; fib_thread_pool default;');
+    done_testing();
+    exit;
+}
+
 good('every directive',
      'thread_pool fib threads=2 max_queue=8;',
      'fib_algorithm iterative; fib_thread_pool fib;',
@@ -79,7 +90,6 @@ good('fib_max_num 94 for fast', '', '',
      'fib; fib_algorithm fast; fib_max_num 94;');
 good('fib_inline_max_cost units', '', 'fib_inline_max_cost 2ms;',
      'fib; fib_inline_max_cost 1s;');
-good('fib_thread_pool off', '', 'fib_thread_pool off;', 'fib;');
 good('fib_thread_priority', '', 'fib_thread_priority normal;',
      'fib; fib_thread_priority idle;');
 good('a pool declared after its use', '', 'fib_thread_pool late;', 'fib;',
