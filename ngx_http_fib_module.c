@@ -261,12 +261,12 @@ ngx_module_t  ngx_http_fib_module = {
 
 
 static ngx_str_t  ngx_http_fib_allow = ngx_string("GET, HEAD");
-static ngx_str_t  ngx_http_fib_retry_after = ngx_string("1");
 static ngx_str_t  ngx_http_fib_cache_control =
     ngx_string("public, max-age=31536000, immutable");
 
 #if (NGX_THREADS)
 static ngx_str_t  ngx_http_fib_default_pool = ngx_string("default");
+static ngx_str_t  ngx_http_fib_retry_after = ngx_string("1");
 #endif
 
 static ngx_str_t  ngx_http_fib_zone_name = ngx_string("ngx_http_fib_module");
@@ -1416,9 +1416,11 @@ ngx_http_fib_inline_max_cost(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_fib_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_fib_loc_conf_t *flcf = conf;
-
     ngx_str_t  *value;
+
+#if (NGX_THREADS)
+    ngx_http_fib_loc_conf_t  *flcf = conf;
+#endif
 
     value = cf->args->elts;
 
