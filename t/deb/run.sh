@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+#
+# make test-deb: installs the package built by make deb into this
+# machine's nginx, checks that /etc/nginx/modules-enabled loads it
+# (nginx -t), serves /fib with the system nginx binary on a test port of
+# 127.0.0.1, then removes the package, leaving the machine as it was.
+#
+# usage: t/deb/run.sh DEB_DIR
+
+set -euo pipefail
+
+DEB_DIR=$1
+PORT=${DEB_TEST_PORT:-18087}
+PKG=libnginx-mod-http-fib
+WORK=$(mktemp -d)
+
+if [ "$(id -u)" != 0 ]; then
+    echo "test-deb: installing a package needs root"
+    exit 1
+fi
+
+if dpkg-query -W -f='${Status}' $PKG 2>/dev/null | grep -q 'ok installed'; then
+    echo "test-deb: $PKG is already installed; not touching it"
+    exit 1
+fi
+
+deb=$(ls "$DEB_DIR"/${PKG}_*.deb | head -1)
+pass=0
+fail=0
+
+check() {
+    if eval "$2"; then
+        echo "ok: $1"
+        pass=$((pass + 1))
+    else
+        echo "FAILED: $1"
+        fail=$((fail + 1))
+    fi
+}
+
+cleanup() {
+    [ -s "$WORK/nginx.pid" ] && kill -QUIT "$(cat "$WORK/nginx.pid")" 2>/dev/null
+    sleep 0.3
+    DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $PKG \
+        < /dev/null > /dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "test-deb: $deb"
+dpkg-deb -I "$deb" | grep -E '^ (Package|Version|Depends):'
+
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" \
+    < /dev/null > "$WORK/install.log" 2>&1 \
+    || { cat "$WORK/install.log"; exit 1; }
+
+check "the package is installed" \
+      "dpkg-query -W -f='\${Status}' $PKG | grep -q 'ok installed'"
+check "it depends on the nginx ABI it was built against" \
+      "dpkg-query -W -f='\${Depends}' $PKG | grep -q 'nginx-abi-'"
+check "the module is in nginx's module directory" \
+      "[ -f /usr/lib/nginx/modules/ngx_http_fib_module.so ]"
+check "modules-enabled loads it" \
+      "grep -qs 'ngx_http_fib_module.so' /etc/nginx/modules-enabled/*fib*.conf"
+check "nginx -t accepts the system configuration with it" \
+      "nginx -t -q 2> '$WORK/t.log'"
+
+# the system binary with the enabled modules, on a test port
+cat > "$WORK/nginx.conf" <<CONF
+include /etc/nginx/modules-enabled/*.conf;
+error_log $WORK/error.log;
+pid $WORK/nginx.pid;
+events {}
+http {
+    access_log off;
+    client_body_temp_path $WORK;
+    proxy_temp_path $WORK;
+    fastcgi_temp_path $WORK;
+    uwsgi_temp_path $WORK;
+    scgi_temp_path $WORK;
+    server {
+        listen 127.0.0.1:$PORT;
+        location /fib { fib; }
+    }
+}
+CONF
+
+/usr/sbin/nginx -c "$WORK/nginx.conf" -e "$WORK/error.log"
+sleep 0.5
+
+check "the system nginx serves /fib?num=10" \
+      "[ \"\$(curl -s http://127.0.0.1:$PORT/fib?num=10)\" = 55 ]"
+check "and an offloaded F(30)" \
+      "[ \"\$(curl -s http://127.0.0.1:$PORT/fib?num=30)\" = 832040 ]"
+
+kill -QUIT "$(cat "$WORK/nginx.pid")"
+sleep 0.5
+: > "$WORK/nginx.pid"
+
+DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $PKG \
+    < /dev/null > /dev/null 2>&1
+
+check "the package is gone again" \
+      "! dpkg-query -W -f='\${Status}' $PKG 2>/dev/null | grep -q 'ok installed'"
+check "and so are its module and snippet" \
+      "[ ! -e /usr/lib/nginx/modules/ngx_http_fib_module.so ] \
+       && ! ls /etc/nginx/modules-enabled/*fib* >/dev/null 2>&1"
+
+echo "test-deb: $pass passed, $fail failed"
+[ $fail = 0 ]
