@@ -7,6 +7,10 @@
 #   make bench          throughput and latency against baselines and peers
 #   make fuzz           libFuzzer on the core's parser and computation
 #   make test-asan      the suites with the module built with ASan and UBSan
+#   make soak           a bounded mixed load with aborts, reloads, timeouts
+#   make deb            the Debian package libnginx-mod-http-fib (unsigned)
+#   make test-deb       install it into this machine's nginx, test, remove
+#   make test-builds    upstream nginx source: dynamic, static, no threads
 #   make deps           install the Debian packages that are missing
 #   make clean
 
@@ -36,8 +40,11 @@ DEB_BENCH   := wrk gnuplot-nox curl
 DEB_PEERS   := libnginx-mod-http-lua
 
 BENCH_SECONDS ?= 6
+SOAK_SECONDS ?= 120
 
 DEB_FUZZ    := clang libclang-rt-14-dev
+DEB_PACKAGING := debhelper dpkg-dev nginx-dev liburiparser-dev libgmp-dev
+DEB_SRCBUILD := dpkg-dev libpcre2-dev zlib1g-dev
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_parse fuzz_compute
 
@@ -51,7 +58,8 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
                        || echo $(CURDIR)/t/lib)
 
 .PHONY: all build deps deps-valgrind deps-bench deps-fuzz run test \
-        test-unit test-nginx test-valgrind test-asan bench fuzz clean
+        test-unit test-nginx test-valgrind test-asan bench fuzz soak deb \
+        test-deb test-builds clean
 
 all: build
 
@@ -183,6 +191,34 @@ fuzz: deps deps-fuzz
 	        $(BUILD)/fuzz/$$t.log | tail -12; \
 	    [ $$rc = 0 ] || { tail -40 $(BUILD)/fuzz/$$t.log; exit 1; }; \
 	done
+
+# Debian's own tooling (dh-sequence-nginx) on a copy of the tree; it
+# configures inside /usr/share/nginx/src, so the Makefile it leaves there
+# is removed again when it was not there before.
+deb:
+	$(call install_missing,$(DEB_PACKAGING))
+	rm -rf $(BUILD)/deb
+	mkdir -p $(BUILD)/deb/src
+	tar -cf - --exclude=./build --exclude='./t/servroot*' . \
+	    | tar -xf - -C $(BUILD)/deb/src
+	had=$$([ -e $(NGINX_SRC)/Makefile ] && echo 1 || echo 0); \
+	cd $(BUILD)/deb/src && dpkg-buildpackage -us -uc -b \
+	    > $(BUILD)/deb/build.log 2>&1; rc=$$?; \
+	[ $$had = 1 ] || rm -f $(NGINX_SRC)/Makefile; \
+	[ $$rc = 0 ] || { tail -40 $(BUILD)/deb/build.log; exit 1; }
+	ls -l $(BUILD)/deb/*.deb
+
+test-deb: deb
+	$(call install_missing,curl)
+	bash t/deb/run.sh $(BUILD)/deb
+
+test-builds: deps
+	$(call install_missing,$(DEB_SRCBUILD))
+	bash t/builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
+
+soak: build
+	$(call install_missing,wrk curl)
+	bash t/soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
 # the core alone, compiled as the module is: the single-thread baseline
 $(BUILD)/corebench: bench/corebench.c fib_core.c fib_core.h
