@@ -277,6 +277,13 @@ http {
             fib;
             fib_algorithm fast;
         }
+
+        # counters in Prometheus format: not for the public
+        location = /fib_status {
+            fib_status;
+            allow 127.0.0.1;
+            deny all;
+        }
     }
 }
 endef
