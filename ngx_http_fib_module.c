@@ -123,7 +123,7 @@ static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static fib_job_t *ngx_http_fib_job(ngx_http_request_t *r,
-    ngx_thread_task_t **taskp);
+    ngx_http_fib_ctx_t *ctx, ngx_thread_task_t **taskp);
 static void ngx_http_fib_job_cleanup(void *data);
 
 #if (NGX_THREADS)
@@ -429,15 +429,11 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     }
 #endif
 
-    job = ngx_http_fib_job(r, NULL);
+    job = ngx_http_fib_job(r, ctx, NULL);
     if (job == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    job->algorithm = (fib_algorithm_t) ctx->algorithm;
-    job->num = ctx->num;
-
-    ctx->job = job;
     ctx->mode = NGX_HTTP_FIB_MODE_INLINE;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -453,12 +449,14 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
 
 /*
- * Allocates a job, inside a thread task when taskp is given, and makes
- * sure the result the core malloc()s is freed with the request's pool.
+ * Allocates the request's job, inside a thread task when taskp is given,
+ * and makes sure the result the core malloc()s is freed with the
+ * request's pool.
  */
 
 static fib_job_t *
-ngx_http_fib_job(ngx_http_request_t *r, ngx_thread_task_t **taskp)
+ngx_http_fib_job(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_thread_task_t **taskp)
 {
     fib_job_t           *job;
     ngx_pool_cleanup_t  *cln;
@@ -488,9 +486,13 @@ ngx_http_fib_job(ngx_http_request_t *r, ngx_thread_task_t **taskp)
     }
 
     atomic_init(&job->cancel, 0);
+    job->algorithm = (fib_algorithm_t) ctx->algorithm;
+    job->num = ctx->num;
 
     cln->handler = ngx_http_fib_job_cleanup;
     cln->data = job;
+
+    ctx->job = job;
 
     return job;
 }
@@ -511,15 +513,13 @@ static ngx_int_t
 ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_http_fib_loc_conf_t *flcf)
 {
-    fib_job_t           *job;
     ngx_msec_t           now;
     ngx_thread_task_t   *task;
     ngx_http_cleanup_t  *cln;
 
     static ngx_msec_t    logged;
 
-    job = ngx_http_fib_job(r, &task);
-    if (job == NULL) {
+    if (ngx_http_fib_job(r, ctx, &task) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -528,10 +528,6 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    job->algorithm = (fib_algorithm_t) ctx->algorithm;
-    job->num = ctx->num;
-
-    ctx->job = job;
     ctx->timeout = flcf->timeout;
 
     ((ngx_http_fib_task_ctx_t *) task->ctx)->priority =
