@@ -272,7 +272,8 @@ is($cheap->{body}, "55\n", 'isolation: the cheap request is answered');
 
 # the pool thread that computed runs in the idle class (policy 5), the
 # worker's own thread does not
-my ($worker) = map { /\[debug\] (\d+)#/ ? $1 : () } log_lines();
+my ($worker) = map { /\[debug\] (\d+)#\d+: \*\d+ fib: offloaded/ ? $1 : () }
+               log_lines();
 my %policy;
 for my $stat (glob "/proc/$worker/task/*/stat") {
     open my $fh, '<', $stat or next;
