@@ -305,7 +305,9 @@ sleep 0.05 until log_count(qr/fib: F\(42\) finished/) || time > $deadline;
 
 is(log_count(qr/fib: client closed the connection, cancelling F\(42\)/), 1,
    'abort: the queued computation is cancelled');
-is(log_count(qr/fib: F\(42\) finished: cancelled in 0\.\d+ms/), 1,
+# it ends as soon as a thread takes it (F(42) runs about half a second);
+# the bound leaves room for a loaded machine
+is(log_count(qr/fib: F\(42\) finished: cancelled in [0-9]?[0-9]\.\d+ms/), 1,
    'abort: the queued task did no work');
 
 $c = get('/fib?num=20');
