@@ -51,8 +51,27 @@ typedef struct {
 } ngx_http_fib_counters_t;
 
 
+/*
+ * A worker's view of one thread pool.  nginx logs an error for every task
+ * a full pool refuses; to keep that from happening once per request
+ * under overload, the worker remembers how many of its tasks were in
+ * flight when a post last failed, refuses at that level itself, and asks
+ * the pool again at most once per NGX_HTTP_FIB_LOG_INTERVAL.
+ */
+
+typedef struct {
+#if (NGX_THREADS)
+    ngx_thread_pool_t         *pool;
+#endif
+    ngx_atomic_t               in_flight;  /* posted, not yet returned */
+    ngx_atomic_int_t           limit;      /* in flight at the last refusal */
+    ngx_msec_t                 learned;
+} ngx_http_fib_pool_t;
+
+
 typedef struct {
     ngx_shm_zone_t            *zone;
+    ngx_array_t                pools;      /* of ngx_http_fib_pool_t * */
 } ngx_http_fib_main_conf_t;
 
 
@@ -66,6 +85,7 @@ typedef struct {
     ngx_uint_t                 thread_priority;
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
+    ngx_http_fib_pool_t       *pool;
 #endif
 } ngx_http_fib_loc_conf_t;
 
@@ -75,6 +95,7 @@ typedef struct {
 typedef struct {
     fib_job_t                  job;
     ngx_uint_t                 priority;
+    ngx_http_fib_pool_t       *pool;
 } ngx_http_fib_task_ctx_t;
 
 
@@ -148,6 +169,10 @@ static ngx_int_t ngx_http_fib_add_variables(ngx_conf_t *cf);
 static void *ngx_http_fib_create_main_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 static void *ngx_http_fib_create_loc_conf(ngx_conf_t *cf);
+#if (NGX_THREADS)
+static ngx_http_fib_pool_t *ngx_http_fib_pool(ngx_conf_t *cf,
+    ngx_thread_pool_t *tp);
+#endif
 static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 
@@ -513,9 +538,11 @@ static ngx_int_t
 ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_http_fib_loc_conf_t *flcf)
 {
-    ngx_msec_t           now;
-    ngx_thread_task_t   *task;
-    ngx_http_cleanup_t  *cln;
+    ngx_int_t             rc;
+    ngx_msec_t            now;
+    ngx_thread_task_t    *task;
+    ngx_http_cleanup_t   *cln;
+    ngx_http_fib_pool_t  *fp;
 
     static ngx_msec_t    logged;
 
@@ -529,6 +556,7 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     }
 
     ctx->timeout = flcf->timeout;
+    fp = flcf->pool;
 
     ((ngx_http_fib_task_ctx_t *) task->ctx)->priority =
                                                         flcf->thread_priority;
@@ -538,15 +566,40 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     task->event.data = r;
     task->event.log = r->connection->log;
 
+    ((ngx_http_fib_task_ctx_t *) task->ctx)->pool = fp;
+
+    now = ngx_current_msec;
+
+    if (fp->limit != NGX_MAX_INT_T_VALUE
+        && now - fp->learned >= NGX_HTTP_FIB_LOG_INTERVAL)
+    {
+        /* ask the pool itself again: it may have room by now */
+        fp->limit = NGX_MAX_INT_T_VALUE;
+    }
+
     ctx->post_ns = fib_now_ns();
 
-    if (ngx_thread_task_post(flcf->thread_pool, task) != NGX_OK) {
+    if ((ngx_atomic_int_t) fp->in_flight >= fp->limit) {
+        rc = NGX_ERROR;
+
+    } else {
+        /* counted first: the thread may be done before post returns */
+        (void) ngx_atomic_fetch_add(&fp->in_flight, 1);
+
+        rc = ngx_thread_task_post(flcf->thread_pool, task);
+
+        if (rc != NGX_OK) {
+            fp->limit = (ngx_atomic_int_t)
+                        ngx_atomic_fetch_add(&fp->in_flight, -1) - 1;
+            fp->learned = now;
+        }
+    }
+
+    if (rc != NGX_OK) {
         /* nothing was queued: the request is still ours to answer */
 
         (void) ngx_atomic_fetch_add(
                             &ngx_http_fib_counters(r)->rejected_queue_full, 1);
-
-        now = ngx_current_msec;
 
         if (logged == 0 || now - logged >= NGX_HTTP_FIB_LOG_INTERVAL) {
             logged = now;
@@ -635,6 +688,8 @@ ngx_http_fib_thread(void *data, ngx_log_t *log)
 #endif
 
     fib_job_run(&ctx->job);
+
+    (void) ngx_atomic_fetch_add(&ctx->pool->in_flight, -1);
 }
 
 
@@ -1493,6 +1548,13 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
 
     fmcf->zone->init = ngx_http_fib_init_zone;
 
+    if (ngx_array_init(&fmcf->pools, cf->pool, 4,
+                       sizeof(ngx_http_fib_pool_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return fmcf;
 }
 
@@ -1606,7 +1668,56 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    if (conf->enable == 1 && conf->thread_pool != NULL) {
+        conf->pool = ngx_http_fib_pool(cf, conf->thread_pool);
+        if (conf->pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
 #endif
 
     return NGX_CONF_OK;
 }
+
+
+#if (NGX_THREADS)
+
+/* one record per pool, shared by the locations that use it */
+
+static ngx_http_fib_pool_t *
+ngx_http_fib_pool(ngx_conf_t *cf, ngx_thread_pool_t *tp)
+{
+    ngx_uint_t                 i;
+    ngx_http_fib_pool_t       *fp, **fpp;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+
+    fpp = fmcf->pools.elts;
+
+    for (i = 0; i < fmcf->pools.nelts; i++) {
+        if (fpp[i]->pool == tp) {
+            return fpp[i];
+        }
+    }
+
+    fp = ngx_pcalloc(cf->pool, sizeof(ngx_http_fib_pool_t));
+    if (fp == NULL) {
+        return NULL;
+    }
+
+    fp->pool = tp;
+    fp->limit = NGX_MAX_INT_T_VALUE;
+
+    fpp = ngx_array_push(&fmcf->pools);
+    if (fpp == NULL) {
+        return NULL;
+    }
+
+    *fpp = fp;
+
+    return fp;
+}
+
+#endif

@@ -250,6 +250,11 @@ is(scalar(grep { $_->{body} ne "the server is busy: retry later\n" } @busy),
    0, 'overflow: every 503 says why');
 is(log_count(qr/\[warn\].*fib: thread pool queue is full/), 1,
    'overflow: one warning for the burst, not one per request');
+ok(log_count(qr/thread pool "fib" queue overflow/) <= 1,
+   "overflow: at most one of nginx's own overflow errors, not one per 503");
+
+$c = get('/fib?num=30');
+is($c->{body}, "832040\n", 'overflow: the pool takes work again after it');
 log_clean('overflow');
 
 # }}}
