@@ -540,6 +540,7 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 {
     ngx_int_t             rc;
     ngx_msec_t            now;
+    ngx_atomic_int_t      in_flight;
     ngx_thread_task_t    *task;
     ngx_http_cleanup_t   *cln;
     ngx_http_fib_pool_t  *fp;
@@ -589,9 +590,18 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         rc = ngx_thread_task_post(flcf->thread_pool, task);
 
         if (rc != NGX_OK) {
-            fp->limit = (ngx_atomic_int_t)
+            in_flight = (ngx_atomic_int_t)
                         ngx_atomic_fetch_add(&fp->in_flight, -1) - 1;
-            fp->learned = now;
+
+            /*
+             * A refusal with none of ours in flight teaches nothing: the
+             * pool is busy with others' tasks, or its thread has not yet
+             * gone back to waiting after finishing one of ours.
+             */
+            if (in_flight > 0) {
+                fp->limit = in_flight;
+                fp->learned = now;
+            }
         }
     }
 

@@ -253,7 +253,13 @@ is(log_count(qr/\[warn\].*fib: thread pool queue is full/), 1,
 ok(log_count(qr/thread pool "fib" queue overflow/) <= 1,
    "overflow: at most one of nginx's own overflow errors, not one per 503");
 
-$c = get('/fib?num=30');
+# a post right after a task ends may still find the thread busy in
+# nginx's books: a moment later it is free again
+for (1 .. 20) {
+    $c = get('/fib?num=30');
+    last if $c->{status} eq '200';
+    sleep 0.05;
+}
 is($c->{body}, "832040\n", 'overflow: the pool takes work again after it');
 log_clean('overflow');
 
