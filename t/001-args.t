@@ -493,6 +493,7 @@ qr/\[info\] .*fib: \Qnum 18446744073709551615 exceeds fib_max_num 42\E, client/
     }
 --- request eval
 "GET /fib?num=" . ("0" x 8100) . "42"
+--- timeout: 20
 --- response_body
 267914296
 --- no_error_log
