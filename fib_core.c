@@ -329,9 +329,7 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
 {
     double  calls, bits, decimal, cost;
 
-    switch (algorithm) {
-
-    case FIB_RECURSIVE:
+    if (algorithm == FIB_RECURSIVE) {
         if (n > FIB_RECURSIVE_MAX) {
             return UINT64_MAX;
         }
@@ -339,26 +337,21 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
         /* the call tree has 2 F(n+1) - 1 nodes */
         calls = 2 * (pow(1.6180339887498949, (double) n + 1)
                      / 2.2360679774997898) - 1;
-        cost = 150 + calls * FIB_NS_PER_CALL;
-        break;
 
-    case FIB_ITERATIVE:
-        bits = (double) n * 0.6942419136306174 + 1;
-        decimal = bits * log2(bits) * log2(bits) * 0.07;
+        return (uint64_t) (150 + calls * FIB_NS_PER_CALL);
+    }
 
+    /* both GMP algorithms end in GMP's subquadratic decimal conversion */
+    bits = (double) n * 0.6942419136306174 + 1;
+    decimal = bits * log2(bits) * log2(bits) * 0.07;
+
+    if (algorithm == FIB_ITERATIVE) {
         /* n additions of numbers growing to `bits` bits */
         cost = 200 + (double) n * 14 + (double) n * bits / 128 * 0.5
                + decimal;
-        break;
 
-    default: /* FIB_FAST */
-        bits = (double) n * 0.6942419136306174 + 1;
-
-        /* GMP's subquadratic decimal conversion dominates */
-        decimal = bits * log2(bits) * log2(bits) * 0.07;
-
+    } else {
         cost = 200 + (double) n * 0.5 + decimal;
-        break;
     }
 
     return cost >= 1.8e19 ? UINT64_MAX : (uint64_t) cost;

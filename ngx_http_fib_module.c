@@ -538,14 +538,15 @@ static ngx_int_t
 ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_http_fib_loc_conf_t *flcf)
 {
-    ngx_int_t             rc;
-    ngx_msec_t            now;
-    ngx_atomic_int_t      in_flight;
-    ngx_thread_task_t    *task;
-    ngx_http_cleanup_t   *cln;
-    ngx_http_fib_pool_t  *fp;
+    ngx_int_t                 rc;
+    ngx_msec_t                now;
+    ngx_atomic_int_t          in_flight;
+    ngx_thread_task_t        *task;
+    ngx_http_cleanup_t       *cln;
+    ngx_http_fib_pool_t      *fp;
+    ngx_http_fib_task_ctx_t  *tctx;
 
-    static ngx_msec_t    logged;
+    static ngx_msec_t         logged;
 
     if (ngx_http_fib_job(r, ctx, &task) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -559,15 +560,14 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ctx->timeout = flcf->timeout;
     fp = flcf->pool;
 
-    ((ngx_http_fib_task_ctx_t *) task->ctx)->priority =
-                                                        flcf->thread_priority;
+    tctx = task->ctx;
+    tctx->priority = flcf->thread_priority;
+    tctx->pool = fp;
 
     task->handler = ngx_http_fib_thread;
     task->event.handler = ngx_http_fib_thread_event_handler;
     task->event.data = r;
     task->event.log = r->connection->log;
-
-    ((ngx_http_fib_task_ctx_t *) task->ctx)->pool = fp;
 
     now = ngx_current_msec;
 
