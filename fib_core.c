@@ -37,11 +37,11 @@
 
 
 static uint64_t fib_rec(uint64_t n);
-static uint64_t fib_rec_poll(uint64_t n, atomic_int *cancel);
-static fib_rc_t fib_iterative(uint64_t n, atomic_int *cancel, mpz_t result);
-static fib_rc_t fib_decimal(fib_job_t *job, mpz_t z);
-static fib_rc_t fib_decimal_u64(fib_job_t *job, uint64_t v);
-static int fib_cancelled(atomic_int *cancel);
+static uint64_t fib_rec_poll(uint64_t n, fib_job_t *job);
+static void fib_iterative(fib_job_t *job, mpz_t result);
+static void fib_decimal(fib_job_t *job, mpz_t z);
+static void fib_decimal_u64(fib_job_t *job, uint64_t v);
+static int fib_stopped(fib_job_t *job);
 
 
 static const char  *fib_errors[] = {
@@ -53,7 +53,9 @@ static const char  *fib_errors[] = {
     "num does not fit in 64 bits",
     "the query string cannot be parsed",
     "out of memory",
-    "the computation was cancelled"
+    "the computation was cancelled",
+    "the computation exceeded its deadline",
+    "internal error: the result has an unexpected length"
 };
 
 
@@ -229,11 +231,32 @@ fib_algorithm_max(fib_algorithm_t algorithm)
 }
 
 
+/*
+ * Whether the computation must stop now, and why, in job->rc: a
+ * cancellation, an exiting process, or the deadline.  Called only where
+ * a lot of work lies ahead, so the clock read costs nothing measurable.
+ */
+
 static int
-fib_cancelled(atomic_int *cancel)
+fib_stopped(fib_job_t *job)
 {
-    return cancel != NULL
-           && atomic_load_explicit(cancel, memory_order_relaxed) != 0;
+    if (job->rc != FIB_OK) {
+        return 1;
+    }
+
+    if (atomic_load_explicit(&job->cancel, memory_order_relaxed) != 0
+        || (job->stop != NULL && *job->stop))
+    {
+        job->rc = FIB_ERR_CANCELLED;
+        return 1;
+    }
+
+    if (job->deadline_ns != 0 && fib_now_ns() >= job->deadline_ns) {
+        job->rc = FIB_ERR_TIMEOUT;
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -251,45 +274,24 @@ fib_rec(uint64_t n)
 
 
 static uint64_t
-fib_rec_poll(uint64_t n, atomic_int *cancel)
+fib_rec_poll(uint64_t n, fib_job_t *job)
 {
     if (n < FIB_POLL_MIN) {
         return fib_rec(n);
     }
 
-    if (fib_cancelled(cancel)) {
+    if (fib_stopped(job)) {
         return 0;
     }
 
-    return fib_rec_poll(n - 1, cancel) + fib_rec_poll(n - 2, cancel);
-}
-
-
-fib_rc_t
-fib_recursive(uint64_t n, atomic_int *cancel, uint64_t *result)
-{
-    uint64_t  v;
-
-    if (n > FIB_RECURSIVE_MAX) {
-        return FIB_ERR_TOO_BIG;
-    }
-
-    v = fib_rec_poll(n, cancel);
-
-    if (fib_cancelled(cancel)) {
-        return FIB_ERR_CANCELLED;
-    }
-
-    *result = v;
-
-    return FIB_OK;
+    return fib_rec_poll(n - 1, job) + fib_rec_poll(n - 2, job);
 }
 
 
 /* FibServ's tail recursion fib(n, a, b) = fib(n - 1, b, a + b) as a loop */
 
-static fib_rc_t
-fib_iterative(uint64_t n, atomic_int *cancel, mpz_t result)
+static void
+fib_iterative(fib_job_t *job, mpz_t result)
 {
     mpz_t     a, b;
     uint64_t  i;
@@ -297,11 +299,9 @@ fib_iterative(uint64_t n, atomic_int *cancel, mpz_t result)
     mpz_init_set_ui(a, 0);
     mpz_init_set_ui(b, 1);
 
-    for (i = 0; i < n; i++) {
-        if (i % FIB_POLL_STEPS == 0 && fib_cancelled(cancel)) {
-            mpz_clear(a);
-            mpz_clear(b);
-            return FIB_ERR_CANCELLED;
+    for (i = 0; i < job->num; i++) {
+        if (i % FIB_POLL_STEPS == 0 && fib_stopped(job)) {
+            break;
         }
 
         mpz_add(a, a, b);
@@ -312,8 +312,6 @@ fib_iterative(uint64_t n, atomic_int *cancel, mpz_t result)
 
     mpz_clear(a);
     mpz_clear(b);
-
-    return FIB_OK;
 }
 
 
@@ -329,32 +327,37 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
 {
     double  calls, bits, decimal, cost;
 
-    if (algorithm == FIB_RECURSIVE) {
-        if (n > FIB_RECURSIVE_MAX) {
-            return UINT64_MAX;
-        }
+    if (n > fib_algorithm_max(algorithm)) {
+        return FIB_COST_MAX;
+    }
 
+    if (algorithm == FIB_RECURSIVE) {
         /* the call tree has 2 F(n+1) - 1 nodes */
         calls = 2 * (pow(1.6180339887498949, (double) n + 1)
                      / 2.2360679774997898) - 1;
 
-        return (uint64_t) (150 + calls * FIB_NS_PER_CALL);
-    }
-
-    /* both GMP algorithms end in GMP's subquadratic decimal conversion */
-    bits = (double) n * 0.6942419136306174 + 1;
-    decimal = bits * log2(bits) * log2(bits) * 0.07;
-
-    if (algorithm == FIB_ITERATIVE) {
-        /* n additions of numbers growing to `bits` bits */
-        cost = 200 + (double) n * 14 + (double) n * bits / 128 * 0.5
-               + decimal;
+        cost = 150 + calls * FIB_NS_PER_CALL;
 
     } else {
-        cost = 200 + (double) n * 0.5 + decimal;
+        /* both GMP algorithms end in GMP's subquadratic conversion */
+        bits = (double) n * 0.6942419136306174 + 1;
+        decimal = bits * log2(bits) * log2(bits) * 0.07;
+
+        if (algorithm == FIB_ITERATIVE) {
+            /* n additions of numbers growing to `bits` bits */
+            cost = 200 + (double) n * 14 + (double) n * bits / 128 * 0.5
+                   + decimal;
+
+        } else {
+            cost = 200 + (double) n * 0.5 + decimal;
+        }
     }
 
-    return cost >= 1.8e19 ? UINT64_MAX : (uint64_t) cost;
+    /*
+     * Converting a double at or above 2^64 to uint64_t is undefined
+     * (it came out small once, and F(93) ran on the event loop).
+     */
+    return cost < 1.8e19 ? (uint64_t) cost : FIB_COST_MAX;
 }
 
 
@@ -380,7 +383,10 @@ fib_digits(uint64_t n)
     f = l - floorl(l);
     digits = (size_t) floorl(l) + 1;
 
-    if (f > FIB_DIGITS_EPSILON && f < 1 - FIB_DIGITS_EPSILON) {
+    if ((f > FIB_DIGITS_EPSILON && f < 1 - FIB_DIGITS_EPSILON)
+        || n > FIB_BIG_MAX)
+    {
+        /* beyond FIB_BIG_MAX nothing is computed: an estimate will do */
         return digits;
     }
 
@@ -403,49 +409,89 @@ fib_digits(uint64_t n)
 }
 
 
-static fib_rc_t
-fib_decimal(fib_job_t *job, mpz_t z)
+/*
+ * The caller's buffer holds fib_digits(n) + 2 bytes: the digits, the
+ * "\n", and room for the NUL that mpz_get_str() writes.
+ */
+
+size_t
+fib_out_size(uint64_t n)
 {
-    char    *p;
-    size_t   len;
-
-    p = malloc(mpz_sizeinbase(z, 10) + 2);
-    if (p == NULL) {
-        return FIB_ERR_NOMEM;
-    }
-
-    mpz_get_str(p, 10, z);
-    len = strlen(p);
-    p[len] = '\n';
-
-    job->digits = p;
-    job->len = len + 1;
-
-    return FIB_OK;
+    return fib_digits(n) + 2;
 }
 
 
-static fib_rc_t
+/*
+ * Memory a computation needs besides its result, at most: GMP's numbers
+ * and the temporaries of its decimal conversion, a few times the size
+ * of F(n) in binary.
+ */
+
+size_t
+fib_work_size(fib_algorithm_t algorithm, uint64_t n)
+{
+    if (algorithm == FIB_RECURSIVE) {
+        return 0;
+    }
+
+    if (n > FIB_BIG_MAX) {
+        n = FIB_BIG_MAX;
+    }
+
+    return 4 * ((size_t) (n * 0.6942419136306174 / 8) + 64);
+}
+
+
+static void
+fib_decimal(fib_job_t *job, mpz_t z)
+{
+    size_t  digits;
+
+    digits = fib_digits(job->num);
+
+    /* mpz_sizeinbase() is exact or one too big: never past the buffer */
+
+    if (mpz_sizeinbase(z, 10) > digits + 1) {
+        job->rc = FIB_ERR_INTERNAL;
+        return;
+    }
+
+    mpz_get_str(job->out, 10, z);
+
+    if (strlen(job->out) != digits) {
+        job->rc = FIB_ERR_INTERNAL;
+        return;
+    }
+
+    job->out[digits] = '\n';
+    job->len = digits + 1;
+}
+
+
+static void
 fib_decimal_u64(fib_job_t *job, uint64_t v)
 {
-    char  *p, *last;
+    char    *p;
+    size_t   digits;
 
-    /* written backwards from the end of the job's own buffer */
+    digits = fib_digits(job->num);
 
-    last = job->small + sizeof(job->small);
-    p = last;
+    /* written backwards from the last digit */
 
-    *--p = '\n';
+    job->out[digits] = '\n';
+    p = job->out + digits;
 
     do {
         *--p = (char) ('0' + v % 10);
         v /= 10;
-    } while (v != 0);
+    } while (v != 0 && p > job->out);
 
-    job->digits = p;
-    job->len = (size_t) (last - p);
+    if (v != 0 || p != job->out) {
+        job->rc = FIB_ERR_INTERNAL;
+        return;
+    }
 
-    return FIB_OK;
+    job->len = digits + 1;
 }
 
 
@@ -460,8 +506,23 @@ fib_now_ns(void)
 }
 
 
+void
+fib_job_init(fib_job_t *job, fib_algorithm_t algorithm, uint64_t num,
+    char *out)
+{
+    memset(job, 0, sizeof(fib_job_t));
+
+    job->algorithm = algorithm;
+    job->num = num;
+    job->out = out;
+
+    atomic_init(&job->cancel, 0);
+}
+
+
 /*
- * Runs one job: touches nothing but the job, so it may run on any thread.
+ * Runs one job: touches nothing but the job and its buffer, so it may
+ * run on any thread.
  */
 
 void
@@ -473,67 +534,45 @@ fib_job_run(fib_job_t *job)
     start = fib_now_ns();
 
     job->start_ns = start;
-    job->digits = NULL;
+    job->rc = FIB_OK;
     job->len = 0;
 
-    if (fib_cancelled(&job->cancel)) {
-        job->rc = FIB_ERR_CANCELLED;
+    if (job->num > fib_algorithm_max(job->algorithm)) {
+        job->rc = FIB_ERR_TOO_BIG;
         goto done;
     }
 
-    switch (job->algorithm) {
-
-    case FIB_RECURSIVE:
-        job->rc = fib_recursive(job->num, &job->cancel, &v);
-        if (job->rc == FIB_OK) {
-            job->rc = fib_decimal_u64(job, v);
-        }
-        break;
-
-    default:
-        if (job->num > FIB_BIG_MAX) {
-            job->rc = FIB_ERR_TOO_BIG;
-            break;
-        }
-
-        mpz_init(z);
-
-        if (job->algorithm == FIB_ITERATIVE) {
-            job->rc = fib_iterative(job->num, &job->cancel, z);
-
-        } else {
-            mpz_fib_ui(z, (unsigned long) job->num);
-            job->rc = FIB_OK;
-        }
-
-        if (job->rc == FIB_OK && fib_cancelled(&job->cancel)) {
-            job->rc = FIB_ERR_CANCELLED;
-        }
-
-        if (job->rc == FIB_OK) {
-            job->rc = fib_decimal(job, z);
-        }
-
-        mpz_clear(z);
-        break;
+    if (fib_stopped(job)) {
+        goto done;
     }
+
+    if (job->algorithm == FIB_RECURSIVE) {
+        v = fib_rec_poll(job->num, job);
+
+        if (!fib_stopped(job)) {
+            fib_decimal_u64(job, v);
+        }
+
+        goto done;
+    }
+
+    mpz_init(z);
+
+    if (job->algorithm == FIB_ITERATIVE) {
+        fib_iterative(job, z);
+
+    } else {
+        /* one GMP call: not cancellable, its limit bounds it */
+        mpz_fib_ui(z, (unsigned long) job->num);
+    }
+
+    if (!fib_stopped(job)) {
+        fib_decimal(job, z);
+    }
+
+    mpz_clear(z);
 
 done:
 
     job->compute_ns = fib_now_ns() - start;
-}
-
-
-void
-fib_job_free(fib_job_t *job)
-{
-    if (job->digits != NULL
-        && (job->digits < job->small
-            || job->digits >= job->small + sizeof(job->small)))
-    {
-        free(job->digits);
-    }
-
-    job->digits = NULL;
-    job->len = 0;
 }

@@ -12,6 +12,7 @@
 #define _FIB_CORE_H_INCLUDED_
 
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -26,7 +27,9 @@ typedef enum {
     FIB_ERR_TOO_BIG,
     FIB_ERR_QUERY,
     FIB_ERR_NOMEM,
-    FIB_ERR_CANCELLED
+    FIB_ERR_CANCELLED,
+    FIB_ERR_TIMEOUT,
+    FIB_ERR_INTERNAL
 } fib_rc_t;
 
 
@@ -43,22 +46,39 @@ typedef enum {
 /* keeps one F(n) (about 0.21 bytes per n) far from exhausting memory */
 #define FIB_BIG_MAX            100000000
 
+/*
+ * Above this n the naive recursion never runs on an event loop, whatever
+ * the cost estimate says: F(40) already takes a quarter of a second.
+ */
+#define FIB_RECURSIVE_INLINE_MAX  40
+
+/* fib_cost_ns() for "too costly to say" */
+#define FIB_COST_MAX           UINT64_MAX
+
+
+/*
+ * One computation.  fib_job_init() fills it; fib_job_run() touches
+ * nothing else, so it may run on any thread.  The caller owns "out",
+ * which must hold fib_out_size(num) bytes: the result is written there,
+ * and nothing is left to free.
+ */
 
 typedef struct {
-    /* input, set before fib_job_run() */
-    fib_algorithm_t   algorithm;
-    uint64_t          num;
+    /* input */
+    fib_algorithm_t         algorithm;
+    uint64_t                num;
+    char                   *out;
+    uint64_t                deadline_ns;  /* CLOCK_MONOTONIC, 0: none */
+    volatile sig_atomic_t  *stop;         /* set: the process is exiting */
 
     /* set by another thread to stop the computation early */
-    atomic_int        cancel;
+    atomic_int              cancel;
 
     /* output of fib_job_run() */
-    fib_rc_t          rc;
-    char             *digits;     /* "digits\n", not NUL-ended */
-    size_t            len;        /* including the trailing "\n" */
-    char              small[24];  /* digits of a 64-bit result, no malloc */
-    uint64_t          start_ns;   /* CLOCK_MONOTONIC, see fib_now_ns() */
-    uint64_t          compute_ns; /* time spent inside fib_job_run() */
+    fib_rc_t                rc;
+    size_t                  len;          /* digits and the trailing "\n" */
+    uint64_t                start_ns;     /* see fib_now_ns() */
+    uint64_t                compute_ns;   /* time spent in fib_job_run() */
 } fib_job_t;
 
 
@@ -70,13 +90,14 @@ int fib_algorithm_by_name(const char *name, size_t len,
     fib_algorithm_t *algorithm);
 uint64_t fib_algorithm_max(fib_algorithm_t algorithm);
 
-fib_rc_t fib_recursive(uint64_t n, atomic_int *cancel, uint64_t *result);
-
 uint64_t fib_cost_ns(fib_algorithm_t algorithm, uint64_t n);
 size_t fib_digits(uint64_t n);
+size_t fib_out_size(uint64_t n);
+size_t fib_work_size(fib_algorithm_t algorithm, uint64_t n);
 
+void fib_job_init(fib_job_t *job, fib_algorithm_t algorithm, uint64_t num,
+    char *out);
 void fib_job_run(fib_job_t *job);
-void fib_job_free(fib_job_t *job);
 uint64_t fib_now_ns(void);
 
 

@@ -9,52 +9,30 @@
 #include <ngx_http.h>
 
 #include "fib_core.h"
+#include "ngx_http_fib_module.h"
 
 
+#define NGX_HTTP_FIB_PRIORITY_NORMAL   0
+#define NGX_HTTP_FIB_PRIORITY_IDLE     1
 
-#define NGX_HTTP_FIB_MODE_NONE         0
-#define NGX_HTTP_FIB_MODE_INLINE       1
-#define NGX_HTTP_FIB_MODE_THREAD       2
+/*
+ * r->main->blocked is 8 bits wide and counts every task and aio
+ * operation of a main request and its subrequests (SSI, mirrors); past
+ * this many the module refuses to post more for that request.
+ */
+#define NGX_HTTP_FIB_MAX_BLOCKED       64
 
-#define NGX_HTTP_FIB_OK                0
-#define NGX_HTTP_FIB_NOT_MODIFIED      1
-#define NGX_HTTP_FIB_BAD_REQUEST       2
-#define NGX_HTTP_FIB_OVERLOADED        3
-#define NGX_HTTP_FIB_TIMED_OUT         4
-#define NGX_HTTP_FIB_CANCELLED         5
-#define NGX_HTTP_FIB_OUTCOMES          6
-
-#define NGX_HTTP_FIB_PRIORITY_NORMAL  0
-#define NGX_HTTP_FIB_PRIORITY_IDLE    1
-
-/* how often a cancelled, still unfinished task is looked at again */
-#define NGX_HTTP_FIB_RECHECK           100
+/* how often the timer of a task in flight looks at its connection, ms */
+#define NGX_HTTP_FIB_WATCH             100
 
 /* at most one "queue full" line per worker per this many ms */
 #define NGX_HTTP_FIB_LOG_INTERVAL      1000
 
-#define NGX_HTTP_FIB_ALGORITHMS        3
-#define NGX_HTTP_FIB_BUCKETS           8
-
-
-/* in shared memory: every worker adds to them, reloads keep them */
-
-typedef struct {
-    ngx_atomic_t               requests[NGX_HTTP_FIB_OUTCOMES];
-    ngx_atomic_t               computations[NGX_HTTP_FIB_ALGORITHMS][2];
-    ngx_atomic_t               compute_ns[NGX_HTTP_FIB_ALGORITHMS];
-    ngx_atomic_t               in_flight;
-    ngx_atomic_t               rejected_queue_full;
-    ngx_atomic_t               buckets[NGX_HTTP_FIB_BUCKETS];
-    ngx_atomic_t               sum_ns;
-    ngx_atomic_t               count;
-} ngx_http_fib_counters_t;
-
 
 /*
  * A worker's view of one thread pool.  nginx logs an error for every task
- * a full pool refuses; to keep that from happening once per request
- * under overload, the worker remembers how many of its tasks were in
+ * a full pool refuses (884k lines in a two-minute soak); to keep that to
+ * about one a second, the worker remembers how many of its tasks were in
  * flight when a post last failed, refuses at that level itself, and asks
  * the pool again at most once per NGX_HTTP_FIB_LOG_INTERVAL.
  */
@@ -63,23 +41,25 @@ typedef struct {
 #if (NGX_THREADS)
     ngx_thread_pool_t         *pool;
 #endif
-    ngx_atomic_t               in_flight;  /* posted, not yet returned */
+    ngx_atomic_t               in_flight;  /* posted, thread not done */
     ngx_atomic_int_t           limit;      /* in flight at the last refusal */
     ngx_msec_t                 learned;
 } ngx_http_fib_pool_t;
 
 
 typedef struct {
-    ngx_shm_zone_t            *zone;
-    ngx_array_t                pools;      /* of ngx_http_fib_pool_t * */
-} ngx_http_fib_main_conf_t;
+    ngx_str_t                 *file;
+    ngx_uint_t                 line;
+} ngx_http_fib_where_t;
 
 
 typedef struct {
     ngx_flag_t                 enable;
     ngx_uint_t                 algorithm;
-    ngx_uint_t                 max_num;           /* as configured */
+    ngx_int_t                  max_num;           /* as configured */
     ngx_uint_t                 limit;             /* in force */
+    ngx_http_fib_where_t       enable_at;         /* "fib" */
+    ngx_http_fib_where_t       max_num_at;        /* "fib_max_num" here */
     ngx_uint_t                 inline_max_cost;   /* ns */
     ngx_msec_t                 timeout;
     ngx_uint_t                 thread_priority;
@@ -90,76 +70,86 @@ typedef struct {
 } ngx_http_fib_loc_conf_t;
 
 
-/* what a pool thread sees: the job and how to run it */
+/*
+ * One request's state, allocated from its pool and handed to every
+ * handler registered for it: the pool cleanup, the request cleanup, the
+ * thread task and the timer.  None of them looks it up in r->ctx, which
+ * nginx clears on internal redirects and filter finalization; the
+ * variables are the only readers that do, and they check for NULL.
+ */
 
 typedef struct {
-    fib_job_t                  job;
-    ngx_uint_t                 priority;
-    ngx_http_fib_pool_t       *pool;
-} ngx_http_fib_task_ctx_t;
+    fib_job_t                  job;        /* all a pool thread touches */
+    ngx_uint_t                 priority;   /* read by the thread */
+    ngx_http_fib_pool_t       *pool;       /* in_flight: the thread's too */
 
+#if (NGX_THREADS)
+    ngx_thread_task_t          task;
+    ngx_event_t                watch;
+#endif
 
-typedef struct {
-    fib_job_t                 *job;
+    ngx_http_request_t        *request;
+    ngx_http_fib_shm_t        *shm;
+    ngx_msec_t                 timeout;
+    size_t                     memory;     /* charged to the budget */
+    size_t                     work;       /* of which computing only */
     uint64_t                   num;
     uint64_t                   post_ns;
     uint64_t                   queue_ns;
     ngx_uint_t                 algorithm;
     ngx_uint_t                 mode;
     ngx_uint_t                 outcome;
-    ngx_msec_t                 timeout;
     unsigned                   parsed:1;
-    unsigned                   finished:1;
-    unsigned                   completed:1;
-    unsigned                   timed_out:1;
+    unsigned                   computed:1;
+    unsigned                   in_flight:1;
 } ngx_http_fib_ctx_t;
 
 
 static ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fib_compute(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
+static ngx_int_t ngx_http_fib_refuse(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_uint_t reason, const char *why);
+static void ngx_http_fib_charge(ngx_http_fib_ctx_t *ctx, size_t size);
+static void ngx_http_fib_release(ngx_http_fib_ctx_t *ctx, size_t size);
+static void ngx_http_fib_end(void *data);
 static ngx_int_t ngx_http_fib_respond(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx);
-static ngx_int_t ngx_http_fib_not_modified(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx);
 static ngx_int_t ngx_http_fib_error(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_uint_t status, ngx_uint_t outcome,
     const char *fmt, ...);
-static ngx_int_t ngx_http_fib_send(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *data, size_t len);
+static ngx_int_t ngx_http_fib_has_error_page(ngx_http_request_t *r,
+    ngx_uint_t status);
+static ngx_int_t ngx_http_fib_send(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_uint_t status, u_char *data, size_t len);
 static ngx_int_t ngx_http_fib_cache_headers(ngx_http_request_t *r,
     uint64_t num);
 static ngx_table_elt_t *ngx_http_fib_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_fib_etag_match(ngx_http_request_t *r,
     uint64_t num);
-static void ngx_http_fib_finish(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, ngx_uint_t outcome);
-static void ngx_http_fib_computed(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx);
-static ngx_http_fib_counters_t *ngx_http_fib_counters(ngx_http_request_t *r);
-static ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static fib_job_t *ngx_http_fib_job(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, ngx_thread_task_t **taskp);
-static void ngx_http_fib_job_cleanup(void *data);
 
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_fib_offload(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
+static ngx_int_t ngx_http_fib_post(ngx_http_fib_ctx_t *ctx,
+    ngx_http_fib_loc_conf_t *flcf);
 static void ngx_http_fib_thread(void *data, ngx_log_t *log);
-static void ngx_http_fib_thread_event_handler(ngx_event_t *ev);
-static void ngx_http_fib_resume(ngx_http_request_t *r);
-static void ngx_http_fib_request_cleanup(void *data);
+static void ngx_http_fib_completed(ngx_event_t *ev);
+static void ngx_http_fib_watch(ngx_event_t *ev);
+static void ngx_http_fib_waiting(ngx_http_request_t *r);
+static void ngx_http_fib_abort(void *data);
 #endif
+
+static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_fib_max_num(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_fib_enum(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fib_inline_max_cost(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -167,14 +157,14 @@ static char *ngx_http_fib_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_fib_add_variables(ngx_conf_t *cf);
 static void *ngx_http_fib_create_main_conf(ngx_conf_t *cf);
-static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+static char *ngx_http_fib_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_fib_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 #if (NGX_THREADS)
 static ngx_http_fib_pool_t *ngx_http_fib_pool(ngx_conf_t *cf,
     ngx_thread_pool_t *tp);
 #endif
-static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
-    void *child);
 
 
 static ngx_conf_enum_t  ngx_http_fib_priorities[] = {
@@ -189,6 +179,13 @@ static ngx_conf_enum_t  ngx_http_fib_algorithms[] = {
     { ngx_string("iterative"), FIB_ITERATIVE },
     { ngx_string("fast"), FIB_FAST },
     { ngx_null_string, 0 }
+};
+
+
+static char *ngx_http_fib_max_num(ngx_conf_t *cf, void *post, void *data);
+
+static ngx_conf_post_t  ngx_http_fib_max_num_post = {
+    ngx_http_fib_max_num
 };
 
 
@@ -210,17 +207,17 @@ static ngx_command_t  ngx_http_fib_commands[] = {
 
     { ngx_string("fib_algorithm"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_fib_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fib_loc_conf_t, algorithm),
       &ngx_http_fib_algorithms },
 
     { ngx_string("fib_max_num"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_fib_max_num,
+      ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fib_loc_conf_t, max_num),
-      NULL },
+      &ngx_http_fib_max_num_post },
 
     { ngx_string("fib_inline_max_cost"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -238,7 +235,7 @@ static ngx_command_t  ngx_http_fib_commands[] = {
 
     { ngx_string("fib_thread_priority"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_enum_slot,
+      ngx_http_fib_enum,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fib_loc_conf_t, thread_priority),
       &ngx_http_fib_priorities },
@@ -250,6 +247,13 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       offsetof(ngx_http_fib_loc_conf_t, timeout),
       NULL },
 
+    { ngx_string("fib_max_memory"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fib_main_conf_t, max_memory),
+      NULL },
+
       ngx_null_command
 };
 
@@ -259,7 +263,7 @@ static ngx_http_module_t  ngx_http_fib_module_ctx = {
     NULL,                                  /* postconfiguration */
 
     ngx_http_fib_create_main_conf,         /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_fib_init_main_conf,           /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -276,54 +280,23 @@ ngx_module_t  ngx_http_fib_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_fib_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_fib_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
 
 
 static ngx_str_t  ngx_http_fib_allow = ngx_string("GET, HEAD");
+static ngx_str_t  ngx_http_fib_retry_after = ngx_string("1");
 static ngx_str_t  ngx_http_fib_cache_control =
     ngx_string("public, max-age=31536000, immutable");
 
 #if (NGX_THREADS)
 static ngx_str_t  ngx_http_fib_default_pool = ngx_string("default");
-static ngx_str_t  ngx_http_fib_retry_after = ngx_string("1");
 #endif
-
-static ngx_str_t  ngx_http_fib_zone_name = ngx_string("ngx_http_fib_module");
-
-
-static ngx_str_t  ngx_http_fib_outcomes[] = {
-    ngx_string("ok"),
-    ngx_string("not_modified"),
-    ngx_string("bad_request"),
-    ngx_string("overloaded"),
-    ngx_string("timed_out"),
-    ngx_string("cancelled")
-};
-
-
-static ngx_str_t  ngx_http_fib_modes[] = {
-    ngx_null_string,
-    ngx_string("inline"),
-    ngx_string("thread")
-};
-
-
-/* upper bounds of the compute time histogram, in ns and as labels */
-
-static uint64_t  ngx_http_fib_bucket_ns[NGX_HTTP_FIB_BUCKETS - 1] = {
-    10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000
-};
-
-static char  *ngx_http_fib_bucket_le[NGX_HTTP_FIB_BUCKETS] = {
-    "0.00001", "0.0001", "0.001", "0.01", "0.1", "1", "10", "+Inf"
-};
-
 
 #define NGX_HTTP_FIB_VAR_NUM           0
 #define NGX_HTTP_FIB_VAR_ALGORITHM     1
@@ -360,20 +333,37 @@ static ngx_http_variable_t  ngx_http_fib_vars[] = {
 static ngx_int_t
 ngx_http_fib_handler(ngx_http_request_t *r)
 {
-    uint64_t                  num;
-    fib_rc_t                  frc;
-    ngx_int_t                 rc;
-    ngx_http_fib_ctx_t       *ctx;
-    ngx_http_fib_loc_conf_t  *flcf;
+    uint64_t                   num;
+    fib_rc_t                   frc;
+    ngx_int_t                  rc;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_fib_ctx_t        *ctx;
+    ngx_http_fib_loc_conf_t   *flcf;
+    ngx_http_fib_main_conf_t  *fmcf;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* the request is counted, and its memory given back, with its pool */
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ctx->shm = fmcf->zone->data;
     ctx->algorithm = flcf->algorithm;
+    ctx->outcome = NGX_HTTP_FIB_ERROR;
+
+    cln->handler = ngx_http_fib_end;
+    cln->data = ctx;
+
     ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
 
     rc = ngx_http_discard_request_body(r);
@@ -416,7 +406,17 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_fib_etag_match(r, num)) {
-        return ngx_http_fib_not_modified(r, ctx);
+        if (ngx_http_fib_cache_headers(r, num) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->outcome = NGX_HTTP_FIB_NOT_MODIFIED;
+
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+        r->headers_out.content_length_n = -1;
+        r->header_only = 1;
+
+        return ngx_http_send_header(r);
     }
 
     if (r->method == NGX_HTTP_HEAD) {
@@ -426,9 +426,10 @@ ngx_http_fib_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_OK);
+        ctx->outcome = NGX_HTTP_FIB_OK;
 
-        return ngx_http_fib_send(r, NGX_HTTP_OK, NULL, fib_digits(num) + 1);
+        return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, NULL,
+                                 fib_digits(num) + 1);
     }
 
     return ngx_http_fib_compute(r, ctx, flcf);
@@ -439,96 +440,157 @@ static ngx_int_t
 ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_http_fib_loc_conf_t *flcf)
 {
-    uint64_t    cost;
-    fib_job_t  *job;
+    char                      *out;
+    size_t                     size;
+    uint64_t                   cost;
+    ngx_uint_t                 offload;
+    ngx_http_fib_main_conf_t  *fmcf;
 
     cost = fib_cost_ns((fib_algorithm_t) ctx->algorithm, ctx->num);
+
+    /*
+     * The estimate decides, and the recursion above a small n leaves the
+     * event loop whatever the estimate says: a wrong estimate once ran
+     * F(93) inline and froze the worker for good.
+     */
+
+    offload = cost > flcf->inline_max_cost
+              || (ctx->algorithm == FIB_RECURSIVE
+                  && ctx->num > FIB_RECURSIVE_INLINE_MAX);
+
+#if (NGX_THREADS)
+    offload = offload && flcf->thread_pool != NULL;
+#else
+    offload = 0;
+#endif
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: F(%uL) with %s, estimated cost %uLns",
                    ctx->num, fib_algorithm_name(ctx->algorithm), cost);
 
+    if (offload && r->main->blocked >= NGX_HTTP_FIB_MAX_BLOCKED) {
+        return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_TOO_MANY,
+                                   "too many computations for one request");
+    }
+
+    /* the result and the computation's memory, before any is used */
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
+
+    size = fib_out_size(ctx->num);
+    ctx->work = fib_work_size((fib_algorithm_t) ctx->algorithm, ctx->num);
+
+    if (ngx_http_fib_worker->memory + size + ctx->work > fmcf->max_memory) {
+        ctx->work = 0;
+        return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_NO_MEMORY,
+                                   "fib_max_memory is reached");
+    }
+
+    ngx_http_fib_charge(ctx, size + ctx->work);
+
+    /* the exact length is known: the thread fills it, the pool frees it */
+
+    out = ngx_pnalloc(r->pool, size);
+    if (out == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    fib_job_init(&ctx->job, (fib_algorithm_t) ctx->algorithm, ctx->num, out);
+
+    ctx->job.stop = &ngx_terminate;
+    ctx->timeout = flcf->timeout;
+    ctx->post_ns = fib_now_ns();
+    ctx->job.deadline_ns = ctx->post_ns + (uint64_t) flcf->timeout * 1000000;
+
 #if (NGX_THREADS)
-    if (flcf->thread_pool != NULL && cost > flcf->inline_max_cost) {
+    if (offload) {
         return ngx_http_fib_offload(r, ctx, flcf);
     }
 #endif
-
-    job = ngx_http_fib_job(r, ctx, NULL);
-    if (job == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     ctx->mode = NGX_HTTP_FIB_MODE_INLINE;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: computing F(%uL) inline", ctx->num);
 
-    fib_job_run(job);
-    ctx->completed = 1;
+    fib_job_run(&ctx->job);
 
-    ngx_http_fib_computed(r, ctx);
+    ctx->computed = 1;
+    ngx_http_fib_release(ctx, ctx->work);
 
     return ngx_http_fib_respond(r, ctx);
 }
 
 
-/*
- * Allocates the request's job, inside a thread task when taskp is given,
- * and makes sure the result the core malloc()s is freed with the
- * request's pool.
- */
+/* 503 and Retry-After before anything was computed or queued */
 
-static fib_job_t *
-ngx_http_fib_job(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    ngx_thread_task_t **taskp)
+static ngx_int_t
+ngx_http_fib_refuse(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_uint_t reason, const char *why)
 {
-    fib_job_t           *job;
-    ngx_pool_cleanup_t  *cln;
+    ngx_msec_t         now;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NULL;
+    static ngx_msec_t  logged;
+
+    (void) ngx_atomic_fetch_add(&ctx->shm->rejected[reason], 1);
+
+    now = ngx_current_msec;
+
+    if (logged == 0 || now - logged >= NGX_HTTP_FIB_LOG_INTERVAL) {
+        logged = now;
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "fib: %s, answering 503 "
+                      "(logged at most once a second)", why);
     }
 
-#if (NGX_THREADS)
-    if (taskp != NULL) {
-        *taskp = ngx_thread_task_alloc(r->pool,
-                                       sizeof(ngx_http_fib_task_ctx_t));
-        if (*taskp == NULL) {
-            return NULL;
-        }
-
-        job = &((ngx_http_fib_task_ctx_t *) (*taskp)->ctx)->job;
-
-    } else
-#endif
+    if (ngx_http_fib_add_header(r, "Retry-After", &ngx_http_fib_retry_after)
+        == NULL)
     {
-        job = ngx_pcalloc(r->pool, sizeof(fib_job_t));
-        if (job == NULL) {
-            return NULL;
-        }
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    atomic_init(&job->cancel, 0);
-    job->algorithm = (fib_algorithm_t) ctx->algorithm;
-    job->num = ctx->num;
+    return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                              NGX_HTTP_FIB_OVERLOADED,
+                              "the server is busy: retry later");
+}
 
-    cln->handler = ngx_http_fib_job_cleanup;
-    cln->data = job;
 
-    ctx->job = job;
+/* the worker's memory budget: charged here, given back when freed */
 
-    return job;
+static void
+ngx_http_fib_charge(ngx_http_fib_ctx_t *ctx, size_t size)
+{
+    ctx->memory += size;
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->memory, size);
 }
 
 
 static void
-ngx_http_fib_job_cleanup(void *data)
+ngx_http_fib_release(ngx_http_fib_ctx_t *ctx, size_t size)
 {
-    fib_job_t  *job = data;
+    ctx->memory -= size;
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->memory,
+                                - (ngx_atomic_int_t) size);
+}
 
-    fib_job_free(job);
+
+/*
+ * The request's pool is being destroyed: the response went out or never
+ * will.  The request is counted here, once, from what was recorded on the
+ * way, and the result's memory goes back to the budget.
+ */
+
+static void
+ngx_http_fib_end(void *data)
+{
+    ngx_http_fib_ctx_t *ctx = data;
+
+    ngx_http_fib_release(ctx, ctx->memory);
+
+    ngx_http_fib_count(ctx->shm, ctx->outcome,
+                       (ctx->computed && ctx->job.rc == FIB_OK)
+                       ? ctx->mode : NGX_HTTP_FIB_MODE_NONE,
+                       ctx->algorithm, ctx->job.compute_ns);
 }
 
 
@@ -538,126 +600,63 @@ static ngx_int_t
 ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_http_fib_loc_conf_t *flcf)
 {
-    ngx_int_t                 rc;
-    ngx_msec_t                now;
-    ngx_atomic_int_t          in_flight;
-    ngx_thread_task_t        *task;
-    ngx_http_cleanup_t       *cln;
-    ngx_http_fib_pool_t      *fp;
-    ngx_http_fib_task_ctx_t  *tctx;
-
-    static ngx_msec_t         logged;
-
-    if (ngx_http_fib_job(r, ctx, &task) == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    ngx_thread_task_t   *task;
+    ngx_http_cleanup_t  *cln;
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->timeout = flcf->timeout;
-    fp = flcf->pool;
+    ctx->priority = flcf->thread_priority;
+    ctx->pool = flcf->pool;
 
-    tctx = task->ctx;
-    tctx->priority = flcf->thread_priority;
-    tctx->pool = fp;
-
+    task = &ctx->task;
+    task->ctx = ctx;
     task->handler = ngx_http_fib_thread;
-    task->event.handler = ngx_http_fib_thread_event_handler;
-    task->event.data = r;
+    task->event.handler = ngx_http_fib_completed;
+    task->event.data = ctx;
     task->event.log = r->connection->log;
 
-    now = ngx_current_msec;
-
-    if (fp->limit != NGX_MAX_INT_T_VALUE
-        && now - fp->learned >= NGX_HTTP_FIB_LOG_INTERVAL)
-    {
-        /* ask the pool itself again: it may have room by now */
-        fp->limit = NGX_MAX_INT_T_VALUE;
-    }
-
-    ctx->post_ns = fib_now_ns();
-
-    if ((ngx_atomic_int_t) fp->in_flight >= fp->limit) {
-        rc = NGX_ERROR;
-
-    } else {
-        /* counted first: the thread may be done before post returns */
-        (void) ngx_atomic_fetch_add(&fp->in_flight, 1);
-
-        rc = ngx_thread_task_post(flcf->thread_pool, task);
-
-        if (rc != NGX_OK) {
-            in_flight = (ngx_atomic_int_t)
-                        ngx_atomic_fetch_add(&fp->in_flight, -1) - 1;
-
-            /*
-             * A refusal with none of ours in flight teaches nothing: the
-             * pool is busy with others' tasks, or its thread has not yet
-             * gone back to waiting after finishing one of ours.
-             */
-            if (in_flight > 0) {
-                fp->limit = in_flight;
-                fp->learned = now;
-            }
-        }
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_fib_post(ctx, flcf) != NGX_OK) {
         /* nothing was queued: the request is still ours to answer */
-
-        (void) ngx_atomic_fetch_add(
-                            &ngx_http_fib_counters(r)->rejected_queue_full, 1);
-
-        if (logged == 0 || now - logged >= NGX_HTTP_FIB_LOG_INTERVAL) {
-            logged = now;
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "fib: thread pool queue is full, "
-                          "answering 503 (logged at most once a second)");
-        }
-
-        if (ngx_http_fib_add_header(r, "Retry-After",
-                                    &ngx_http_fib_retry_after)
-            == NULL)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  NGX_HTTP_FIB_OVERLOADED,
-                                  "the server is busy: retry later");
+        return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_QUEUE_FULL,
+                                   "thread pool queue is full");
     }
-
-    /* from here on only the completion handler may answer the request */
-
-    ctx->mode = NGX_HTTP_FIB_MODE_THREAD;
-
-    (void) ngx_atomic_fetch_add(&ngx_http_fib_counters(r)->in_flight, 1);
-
-    cln->handler = ngx_http_fib_request_cleanup;
-    cln->data = r;
 
     /*
-     * nginx 1.22 puts no timer on thread tasks: without this one a slow
-     * task has no deadline and a graceful reload could let the worker
-     * exit under it.  It is not cancelable so that an exiting worker
-     * waits for the task.
+     * From here on only ngx_http_fib_completed() may answer: r->pool,
+     * which the thread writes into, lives as long as blocked is raised.
      */
-    ngx_add_timer(&task->event, flcf->timeout);
 
-    /* keeps r->pool, which the thread writes into, alive until completion */
+    ctx->mode = NGX_HTTP_FIB_MODE_THREAD;
+    ctx->in_flight = 1;
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->in_flight, 1);
+
+    cln->handler = ngx_http_fib_abort;
+    cln->data = ctx;
+
+    /*
+     * nginx 1.22 puts no timer on thread tasks: this one, not cancelable,
+     * makes a gracefully exiting worker wait for the task instead of
+     * leaving under it, and notices a client that is gone where nothing
+     * else does.  The deadline itself is the computation's own.
+     */
+    ctx->watch.handler = ngx_http_fib_watch;
+    ctx->watch.data = ctx;
+    ctx->watch.log = r->connection->log;
+    ngx_add_timer(&ctx->watch, NGX_HTTP_FIB_WATCH);
+
     r->main->blocked++;
     r->aio = 1;
 
     r->main->count++;
-    r->write_event_handler = ngx_http_fib_resume;
+    r->write_event_handler = ngx_http_fib_waiting;
 
     /*
-     * Notice a client that goes away while its task waits or runs.  Read
-     * events go to the active request, a subrequest too (SSI), so every
-     * request arms it, as the upstream module does.
+     * Notice at once a client that goes away while its task waits or
+     * runs.  Read events go to the active request, a subrequest too
+     * (SSI), so every request arms it, as the upstream module does.
      */
     if (!r->main->discard_body) {
         r->read_event_handler = ngx_http_test_reading;
@@ -671,10 +670,58 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 }
 
 
+static ngx_int_t
+ngx_http_fib_post(ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf)
+{
+    ngx_int_t             rc;
+    ngx_msec_t            now;
+    ngx_atomic_int_t      in_flight;
+    ngx_http_fib_pool_t  *fp;
+
+    fp = flcf->pool;
+    now = ngx_current_msec;
+
+    if (fp->limit != NGX_MAX_INT_T_VALUE
+        && now - fp->learned >= NGX_HTTP_FIB_LOG_INTERVAL)
+    {
+        /* ask the pool itself again: it may have room by now */
+        fp->limit = NGX_MAX_INT_T_VALUE;
+    }
+
+    if ((ngx_atomic_int_t) fp->in_flight >= fp->limit) {
+        return NGX_DECLINED;
+    }
+
+    /* counted first: the thread may be done before post returns */
+    (void) ngx_atomic_fetch_add(&fp->in_flight, 1);
+
+    rc = ngx_thread_task_post(flcf->thread_pool, &ctx->task);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    in_flight = (ngx_atomic_int_t) ngx_atomic_fetch_add(&fp->in_flight, -1)
+                - 1;
+
+    /*
+     * A refusal with none of ours in flight teaches nothing: the pool is
+     * busy with others' tasks, or its thread has not yet gone back to
+     * waiting after finishing one of ours.
+     */
+    if (in_flight > 0) {
+        fp->limit = in_flight;
+        fp->learned = now;
+    }
+
+    return NGX_DECLINED;
+}
+
+
 static void
 ngx_http_fib_thread(void *data, ngx_log_t *log)
 {
-    ngx_http_fib_task_ctx_t  *ctx = data;
+    ngx_http_fib_ctx_t  *ctx = data;
 
 #if (NGX_LINUX)
     struct sched_param  sp;
@@ -703,105 +750,110 @@ ngx_http_fib_thread(void *data, ngx_log_t *log)
 }
 
 
+/* in the event loop, once the thread is done with the job */
+
 static void
-ngx_http_fib_thread_event_handler(ngx_event_t *ev)
+ngx_http_fib_completed(ngx_event_t *ev)
 {
+    ngx_http_fib_ctx_t *ctx = ev->data;
+
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
-    ngx_http_fib_ctx_t  *ctx;
 
-    r = ev->data;
+    r = ctx->request;
     c = r->connection;
 
     ngx_http_set_log_request(c->log, r);
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
-
-    if (!ev->complete) {
-
-        /* the deadline passed while the task waits or runs */
-
-        ev->timedout = 0;
-
-        if (atomic_exchange(&ctx->job->cancel, 1) == 0) {
-            ctx->timed_out = 1;
-
-            ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                          "fib: F(%uL) exceeded fib_timeout %Mms, cancelling",
-                          ctx->num, ctx->timeout);
-        }
-
-        ngx_add_timer(ev, NGX_HTTP_FIB_RECHECK);
-        return;
+    if (ctx->watch.timer_set) {
+        ngx_del_timer(&ctx->watch);
     }
 
-    if (ev->timer_set) {
-        ngx_del_timer(ev);
-    }
+    ctx->in_flight = 0;
+    ctx->computed = 1;
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->in_flight, -1);
 
-    ctx->completed = 1;
+    ngx_http_fib_release(ctx, ctx->work);
+
+    if (ctx->job.start_ns > ctx->post_ns) {
+        ctx->queue_ns = ctx->job.start_ns - ctx->post_ns;
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "fib: F(%uL) finished: %s in %uL.%03uLms", ctx->num,
-                   ctx->job->rc == FIB_ERR_CANCELLED ? "cancelled" : "done",
-                   ctx->job->compute_ns / 1000000,
-                   ctx->job->compute_ns / 1000 % 1000);
-
-    if (ctx->job->start_ns > ctx->post_ns) {
-        ctx->queue_ns = ctx->job->start_ns - ctx->post_ns;
-    }
-
-    (void) ngx_atomic_fetch_add(&ngx_http_fib_counters(r)->in_flight, -1);
-
-    ngx_http_fib_computed(r, ctx);
+                   ctx->job.rc == FIB_OK ? "done"
+                   : ctx->job.rc == FIB_ERR_TIMEOUT ? "timed out"
+                   : "cancelled",
+                   ctx->job.compute_ns / 1000000,
+                   ctx->job.compute_ns / 1000 % 1000);
 
     r->main->blocked--;
     r->aio = 0;
 
-    /* if the client went away, nginx put its finalizer here */
-    r->write_event_handler(r);
+    if (r->write_event_handler == ngx_http_fib_waiting) {
+        ngx_http_finalize_request(r, ngx_http_fib_respond(r, ctx));
+
+    } else {
+        /* the request was terminated: nginx put its finalizer here */
+        r->write_event_handler(r);
+    }
 
     ngx_http_run_posted_requests(c);
 }
 
 
-static void
-ngx_http_fib_resume(ngx_http_request_t *r)
-{
-    ngx_http_fib_ctx_t  *ctx;
+/*
+ * While a body is being discarded, nginx reads a client's close as the
+ * end of the body and stops watching the connection (the read handler
+ * is the discarder's, not ngx_http_test_reading); what it read stays in
+ * eof.
+ */
 
-    if (r->aio) {
-        return;
+static void
+ngx_http_fib_watch(ngx_event_t *ev)
+{
+    ngx_http_fib_ctx_t *ctx = ev->data;
+
+    ngx_connection_t  *c;
+
+    c = ctx->request->connection;
+
+    if (c->read->eof || c->error) {
+        ngx_http_fib_abort(ctx);
     }
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
-
-    ngx_http_finalize_request(r, ngx_http_fib_respond(r, ctx));
+    ngx_add_timer(ev, NGX_HTTP_FIB_WATCH);
 }
 
 
+/* nothing to write while the task is out; its completion answers */
+
 static void
-ngx_http_fib_request_cleanup(void *data)
+ngx_http_fib_waiting(ngx_http_request_t *r)
 {
-    ngx_http_request_t  *r = data;
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "fib: waiting for the thread pool");
+}
 
-    ngx_http_fib_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
+/* the request ends before its task: stop the computation */
 
-    if (ctx->completed) {
+static void
+ngx_http_fib_abort(void *data)
+{
+    ngx_http_fib_ctx_t *ctx = data;
+
+    if (!ctx->in_flight) {
         return;
     }
 
-    /* the request ends before its task: stop the computation */
+    ctx->outcome = NGX_HTTP_FIB_CANCELLED;
 
-    if (atomic_exchange(&ctx->job->cancel, 1) == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    if (atomic_exchange(&ctx->job.cancel, 1) == 0) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "fib: client closed the connection, "
                       "cancelling F(%uL)", ctx->num);
     }
-
-    ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_CANCELLED);
 }
 
 #endif
@@ -810,35 +862,25 @@ ngx_http_fib_request_cleanup(void *data)
 static ngx_int_t
 ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
 {
-    fib_job_t  *job;
-
-    job = ctx->job;
-
-    switch (job->rc) {
+    switch (ctx->job.rc) {
 
     case FIB_OK:
         break;
 
+    case FIB_ERR_TIMEOUT:
+        return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  NGX_HTTP_FIB_TIMED_OUT,
+                                  "the computation exceeded "
+                                  "fib_timeout %Mms", ctx->timeout);
+
     case FIB_ERR_CANCELLED:
-        if (ctx->timed_out) {
-            return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                      NGX_HTTP_FIB_TIMED_OUT,
-                                      "the computation exceeded "
-                                      "fib_timeout %Mms", ctx->timeout);
-        }
-
-        ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_CANCELLED);
+        ctx->outcome = NGX_HTTP_FIB_CANCELLED;
         return NGX_HTTP_CLIENT_CLOSED_REQUEST;
-
-    case FIB_ERR_NOMEM:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "fib: out of memory computing F(%uL)", ctx->num);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "fib: computing F(%uL) failed: %s",
-                      ctx->num, fib_strerror(job->rc));
+                      ctx->num, fib_strerror(ctx->job.rc));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -846,28 +888,18 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_OK);
+    ctx->outcome = NGX_HTTP_FIB_OK;
 
-    return ngx_http_fib_send(r, NGX_HTTP_OK, (u_char *) job->digits, job->len);
+    return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, (u_char *) ctx->job.out,
+                             ctx->job.len);
 }
 
 
-static ngx_int_t
-ngx_http_fib_not_modified(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
-{
-    if (ngx_http_fib_cache_headers(r, ctx->num) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_http_fib_finish(r, ctx, NGX_HTTP_FIB_NOT_MODIFIED);
-
-    r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
-    r->headers_out.content_length_n = -1;
-    r->header_only = 1;
-
-    return ngx_http_send_header(r);
-}
-
+/*
+ * A one-line text/plain error, logged at info for client mistakes, or
+ * the status alone when the location has an error_page for it: then
+ * nginx's error page handling answers, as for its own errors.
+ */
 
 static ngx_int_t
 ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
@@ -881,13 +913,14 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     last = ngx_vslprintf(msg, msg + sizeof(msg) - 1, fmt, args);
     va_end(args);
 
-    if (status < NGX_HTTP_INTERNAL_SERVER_ERROR) {
-        /* client mistakes are info in nginx */
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "fib: %*s", last - msg, msg);
-    }
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "fib: %*s", last - msg, msg);
 
-    ngx_http_fib_finish(r, ctx, outcome);
+    ctx->outcome = outcome;
+
+    if (ngx_http_fib_has_error_page(r, status)) {
+        return status;
+    }
 
     p = ngx_pnalloc(r->pool, last - msg + 1);
     if (p == NULL) {
@@ -897,13 +930,40 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     last = ngx_cpymem(p, msg, last - msg);
     *last++ = LF;
 
-    return ngx_http_fib_send(r, status, p, last - p);
+    return ngx_http_fib_send(r, ctx, status, p, last - p);
+}
+
+
+/* the test ngx_http_special_response_handler() makes */
+
+static ngx_int_t
+ngx_http_fib_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
+{
+    ngx_uint_t                 i;
+    ngx_http_err_page_t       *err_page;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->error_page || clcf->error_pages == NULL || r->uri_changes == 0) {
+        return 0;
+    }
+
+    err_page = clcf->error_pages->elts;
+
+    for (i = 0; i < clcf->error_pages->nelts; i++) {
+        if (err_page[i].status == (ngx_int_t) status) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
 static ngx_int_t
-ngx_http_fib_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
-    size_t len)
+ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_uint_t status, u_char *data, size_t len)
 {
     ngx_int_t     rc;
     ngx_buf_t    *b;
@@ -917,6 +977,11 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
     r->headers_out.content_type_lowcase = NULL;
 
     rc = ngx_http_send_header(r);
+
+    if (r->filter_finalize) {
+        /* a filter answered instead: 412 for If-Match, for one */
+        ctx->outcome = NGX_HTTP_FIB_FILTERED;
+    }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -1058,67 +1123,6 @@ ngx_http_fib_etag_match(ngx_http_request_t *r, uint64_t num)
 }
 
 
-static ngx_http_fib_counters_t *
-ngx_http_fib_counters(ngx_http_request_t *r)
-{
-    ngx_http_fib_main_conf_t  *fmcf;
-
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
-
-    return fmcf->zone->data;
-}
-
-
-/* counts each request once, by how it ended */
-
-static void
-ngx_http_fib_finish(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    ngx_uint_t outcome)
-{
-    if (ctx->finished) {
-        return;
-    }
-
-    ctx->finished = 1;
-    ctx->outcome = outcome;
-
-    (void) ngx_atomic_fetch_add(&ngx_http_fib_counters(r)->requests[outcome],
-                                1);
-}
-
-
-/* counts a computation that produced its number */
-
-static void
-ngx_http_fib_computed(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
-{
-    uint64_t                  ns;
-    ngx_uint_t                i;
-    ngx_http_fib_counters_t  *c;
-
-    if (ctx->job->rc != FIB_OK) {
-        return;
-    }
-
-    c = ngx_http_fib_counters(r);
-    ns = ctx->job->compute_ns;
-
-    (void) ngx_atomic_fetch_add(
-                     &c->computations[ctx->algorithm][ctx->mode - 1], 1);
-    (void) ngx_atomic_fetch_add(&c->compute_ns[ctx->algorithm], ns);
-
-    for (i = 0; i < NGX_HTTP_FIB_BUCKETS - 1; i++) {
-        if (ns <= ngx_http_fib_bucket_ns[i]) {
-            break;
-        }
-    }
-
-    (void) ngx_atomic_fetch_add(&c->buckets[i], 1);
-    (void) ngx_atomic_fetch_add(&c->sum_ns, ns);
-    (void) ngx_atomic_fetch_add(&c->count, 1);
-}
-
-
 static ngx_int_t
 ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
@@ -1168,11 +1172,6 @@ ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     default: /* NGX_HTTP_FIB_VAR_OUTCOME */
-        if (!ctx->finished) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
         v->data = ngx_http_fib_outcomes[ctx->outcome].data;
         v->len = ngx_http_fib_outcomes[ctx->outcome].len;
         break;
@@ -1198,13 +1197,13 @@ ngx_http_fib_time_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
 
-    if (ctx == NULL || !ctx->completed) {
+    if (ctx == NULL || !ctx->computed) {
         v->not_found = 1;
         return NGX_OK;
     }
 
     ns = (data == NGX_HTTP_FIB_VAR_QUEUE_TIME) ? ctx->queue_ns
-                                               : ctx->job->compute_ns;
+                                               : ctx->job.compute_ns;
 
     p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 4);
     if (p == NULL) {
@@ -1222,129 +1221,6 @@ ngx_http_fib_time_variable(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_fib_status_handler(ngx_http_request_t *r)
-{
-    u_char                   *p, *last;
-    size_t                    size;
-    ngx_int_t                 rc;
-    ngx_uint_t                i, j, cumulative;
-    ngx_buf_t                *b;
-    ngx_chain_t               out;
-    ngx_http_fib_counters_t  *c;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    c = ngx_http_fib_counters(r);
-
-    size = 4096;
-
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = b->pos;
-    last = b->end;
-
-    p = ngx_slprintf(p, last,
-            "# HELP fib_requests_total Requests to fib locations, "
-            "by how they ended.\n"
-            "# TYPE fib_requests_total counter\n");
-
-    for (i = 0; i < NGX_HTTP_FIB_OUTCOMES; i++) {
-        p = ngx_slprintf(p, last, "fib_requests_total{outcome=\"%V\"} %uA\n",
-                         &ngx_http_fib_outcomes[i], c->requests[i]);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP fib_computations_total Computations that produced "
-            "their number, by algorithm and where they ran.\n"
-            "# TYPE fib_computations_total counter\n");
-
-    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
-        for (j = 0; j < 2; j++) {
-            p = ngx_slprintf(p, last,
-                             "fib_computations_total{algorithm=\"%s\","
-                             "mode=\"%V\"} %uA\n",
-                             fib_algorithm_name(i),
-                             &ngx_http_fib_modes[j + 1],
-                             c->computations[i][j]);
-        }
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP fib_compute_seconds_total Time spent in those "
-            "computations, by algorithm.\n"
-            "# TYPE fib_compute_seconds_total counter\n");
-
-    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
-        p = ngx_slprintf(p, last,
-                         "fib_compute_seconds_total{algorithm=\"%s\"} "
-                         "%uA.%06uA\n", fib_algorithm_name(i),
-                         c->compute_ns[i] / 1000000000,
-                         c->compute_ns[i] / 1000 % 1000000);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP fib_in_flight Computations queued or running in "
-            "thread pools.\n"
-            "# TYPE fib_in_flight gauge\n"
-            "fib_in_flight %uA\n"
-            "# HELP fib_rejected_total Requests refused without "
-            "computing, by reason.\n"
-            "# TYPE fib_rejected_total counter\n"
-            "fib_rejected_total{reason=\"queue_full\"} %uA\n"
-            "# HELP fib_compute_seconds Time of one computation.\n"
-            "# TYPE fib_compute_seconds histogram\n",
-            c->in_flight, c->rejected_queue_full);
-
-    cumulative = 0;
-
-    for (i = 0; i < NGX_HTTP_FIB_BUCKETS; i++) {
-        cumulative += c->buckets[i];
-        p = ngx_slprintf(p, last,
-                         "fib_compute_seconds_bucket{le=\"%s\"} %ui\n",
-                         ngx_http_fib_bucket_le[i], cumulative);
-    }
-
-    p = ngx_slprintf(p, last,
-                     "fib_compute_seconds_sum %uA.%06uA\n"
-                     "fib_compute_seconds_count %uA\n",
-                     c->sum_ns / 1000000000, c->sum_ns / 1000 % 1000000,
-                     c->count);
-
-    b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
 static char *
 ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -1356,9 +1232,16 @@ ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    flcf->enable = 1;
-
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_fib_status_handler) {
+        return "cannot be combined with \"fib_status\" in one location";
+    }
+
+    flcf->enable = 1;
+    flcf->enable_at.file = &cf->conf_file->file.name;
+    flcf->enable_at.line = cf->conf_file->line;
+
     clcf->handler = ngx_http_fib_handler;
 
     return NGX_CONF_OK;
@@ -1376,46 +1259,85 @@ ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (clcf->handler == ngx_http_fib_handler) {
+        return "cannot be combined with \"fib\" in one location";
+    }
+
     clcf->handler = ngx_http_fib_status_handler;
 
     return NGX_CONF_OK;
 }
 
 
+/* ngx_conf_set_enum_slot() that names the directive and what it takes */
+
 static char *
-ngx_http_fib_max_num(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_fib_enum(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_fib_loc_conf_t *flcf = conf;
+    char  *p = conf;
 
-    uint64_t    num;
-    ngx_str_t  *value;
+    u_char           *s, *end;
+    ngx_str_t        *value;
+    ngx_uint_t       *np, i;
+    ngx_conf_enum_t  *e;
+    u_char            allowed[128];
 
-    if (flcf->max_num != NGX_CONF_UNSET_UINT) {
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
+    e = cmd->post;
 
-    if (value[1].len == 0 || value[1].len > 9
-        || ngx_atoi(value[1].data, value[1].len) == NGX_ERROR)
-    {
+    for (i = 0; e[i].name.len != 0; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strcmp(e[i].name.data, value[1].data) == 0)
+        {
+            *np = e[i].value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    s = allowed;
+    end = allowed + sizeof(allowed);
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        s = ngx_slprintf(s, end, "%s\"%V\"",
+                         i == 0 ? "" : e[i + 1].name.len ? ", " : " or ",
+                         &e[i].name);
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\": use %*s",
+                       &value[1], &cmd->name, s - allowed, allowed);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* remembers where the limit was set: merging may find it too large */
+
+static char *
+ngx_http_fib_max_num(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_int_t  *np = data;
+
+    ngx_http_fib_loc_conf_t  *flcf;
+
+    if (*np > FIB_BIG_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid value \"%V\" in \"%V\": expected a "
-                           "number from 0 to %d",
-                           &value[1], &cmd->name, FIB_BIG_MAX);
+                           "\"fib_max_num\" %i is above %d, the most any "
+                           "algorithm allows", *np, FIB_BIG_MAX);
         return NGX_CONF_ERROR;
     }
 
-    num = (uint64_t) ngx_atoi(value[1].data, value[1].len);
+    flcf = (ngx_http_fib_loc_conf_t *)
+               ((u_char *) data - offsetof(ngx_http_fib_loc_conf_t, max_num));
 
-    if (num > FIB_BIG_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" %uL is above %d, the most any "
-                           "algorithm allows", &cmd->name, num, FIB_BIG_MAX);
-        return NGX_CONF_ERROR;
-    }
-
-    flcf->max_num = (ngx_uint_t) num;
+    flcf->max_num_at.file = &cf->conf_file->file.name;
+    flcf->max_num_at.line = cf->conf_file->line;
 
     return NGX_CONF_OK;
 }
@@ -1549,14 +1471,12 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    fmcf->zone = ngx_shared_memory_add(cf, &ngx_http_fib_zone_name,
-                                       8 * ngx_pagesize,
-                                       &ngx_http_fib_module);
+    fmcf->max_memory = NGX_CONF_UNSET_SIZE;
+
+    fmcf->zone = ngx_http_fib_add_zone(cf);
     if (fmcf->zone == NULL) {
         return NULL;
     }
-
-    fmcf->zone->init = ngx_http_fib_init_zone;
 
     if (ngx_array_init(&fmcf->pools, cf->pool, 4,
                        sizeof(ngx_http_fib_pool_t *))
@@ -1569,34 +1489,14 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
 }
 
 
-static ngx_int_t
-ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+static char *
+ngx_http_fib_init_main_conf(ngx_conf_t *cf, void *conf)
 {
-    ngx_slab_pool_t          *shpool;
-    ngx_http_fib_counters_t  *counters;
+    ngx_http_fib_main_conf_t *fmcf = conf;
 
-    if (data) {
-        /* a reload: the counters go on from where they were */
-        shm_zone->data = data;
-        return NGX_OK;
-    }
+    ngx_conf_init_size_value(fmcf->max_memory, 64 * 1024 * 1024);
 
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    counters = ngx_slab_calloc(shpool, sizeof(ngx_http_fib_counters_t));
-    if (counters == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = counters;
-    shm_zone->data = counters;
-
-    return NGX_OK;
+    return NGX_CONF_OK;
 }
 
 
@@ -1612,7 +1512,7 @@ ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->algorithm = NGX_CONF_UNSET_UINT;
-    conf->max_num = NGX_CONF_UNSET_UINT;
+    conf->max_num = NGX_CONF_UNSET;
     conf->inline_max_cost = NGX_CONF_UNSET_UINT;
     conf->timeout = NGX_CONF_UNSET_MSEC;
     conf->thread_priority = NGX_CONF_UNSET_UINT;
@@ -1630,6 +1530,11 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fib_loc_conf_t *prev = parent;
     ngx_http_fib_loc_conf_t *conf = child;
 
+    size_t                     need;
+    uint64_t                   max;
+    ngx_http_fib_where_t      *at;
+    ngx_http_fib_main_conf_t  *fmcf;
+
     ngx_conf_merge_uint_value(conf->algorithm, prev->algorithm,
                               FIB_RECURSIVE);
     ngx_conf_merge_uint_value(conf->inline_max_cost, prev->inline_max_cost,
@@ -1639,29 +1544,56 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_FIB_PRIORITY_IDLE);
 
     /*
-     * Only a configured limit is inherited: the default follows the
-     * algorithm in force here, about a second of one core at most.
+     * The default limit follows the algorithm in force here, about a
+     * second of one core at most.  A limit inherited from an outer level
+     * applies up to the algorithm's own maximum; one set in a "fib"
+     * location above it is an error, reported where it was set.
      */
 
-    if (conf->max_num == NGX_CONF_UNSET_UINT) {
+    max = fib_algorithm_max(conf->algorithm);
+
+    if (conf->max_num == NGX_CONF_UNSET) {
         conf->max_num = prev->max_num;
+        conf->max_num_at.line = 0;
     }
 
-    if (conf->max_num == NGX_CONF_UNSET_UINT) {
+    if (conf->max_num == NGX_CONF_UNSET) {
         conf->limit = (conf->algorithm == FIB_RECURSIVE) ? 42
                       : (conf->algorithm == FIB_ITERATIVE) ? 100000
                       : 1000000;
 
-    } else if (conf->max_num > fib_algorithm_max(conf->algorithm)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"fib_max_num\" %ui is above %uL, the largest "
-                           "n whose F(n) the %s algorithm can compute",
-                           conf->max_num, fib_algorithm_max(conf->algorithm),
-                           fib_algorithm_name(conf->algorithm));
+    } else if ((uint64_t) conf->max_num <= max) {
+        conf->limit = conf->max_num;
+
+    } else if (conf->enable == 1 && conf->max_num_at.line != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fib_max_num\" %i is above %uL, the largest n "
+                      "whose F(n) the %s algorithm can compute, in %V:%ui",
+                      conf->max_num, max, fib_algorithm_name(conf->algorithm),
+                      conf->max_num_at.file, conf->max_num_at.line);
         return NGX_CONF_ERROR;
 
     } else {
-        conf->limit = conf->max_num;
+        conf->limit = max;
+    }
+
+    if (conf->enable == 1) {
+        fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+
+        need = fib_out_size(conf->limit)
+               + fib_work_size(conf->algorithm, conf->limit);
+
+        if (need > fmcf->max_memory) {
+            at = conf->max_num_at.line ? &conf->max_num_at : &conf->enable_at;
+
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "F(%ui) with the %s algorithm needs about %uz "
+                          "bytes, more than \"fib_max_memory\" %uz: raise "
+                          "it or lower \"fib_max_num\", in %V:%ui",
+                          conf->limit, fib_algorithm_name(conf->algorithm),
+                          need, fmcf->max_memory, at->file, at->line);
+            return NGX_CONF_ERROR;
+        }
     }
 
 #if (NGX_THREADS)
@@ -1731,3 +1663,5 @@ ngx_http_fib_pool(ngx_conf_t *cf, ngx_thread_pool_t *tp)
 }
 
 #endif
+
+

@@ -28,7 +28,8 @@ int
 main(int argc, char **argv)
 {
     int               i, runs;
-    uint64_t         *ns;
+    char             *out;
+    uint64_t         *ns, n;
     fib_job_t         job;
     fib_algorithm_t   algorithm;
 
@@ -44,17 +45,16 @@ main(int argc, char **argv)
         runs = 1;
     }
 
+    n = strtoull(argv[2], NULL, 10);
+
     ns = calloc(runs, sizeof(uint64_t));
-    if (ns == NULL) {
+    out = malloc(fib_out_size(n));
+    if (ns == NULL || out == NULL) {
         return 1;
     }
 
     for (i = 0; i < runs; i++) {
-        memset(&job, 0, sizeof(job));
-        atomic_init(&job.cancel, 0);
-        job.algorithm = algorithm;
-        job.num = strtoull(argv[2], NULL, 10);
-
+        fib_job_init(&job, algorithm, n, out);
         fib_job_run(&job);
 
         if (job.rc != FIB_OK) {
@@ -63,13 +63,13 @@ main(int argc, char **argv)
         }
 
         ns[i] = job.compute_ns;
-        fib_job_free(&job);
     }
 
     qsort(ns, runs, sizeof(uint64_t), cmp);
     printf("%llu\n", (unsigned long long) ns[runs / 2]);
 
     free(ns);
+    free(out);
 
     return 0;
 }

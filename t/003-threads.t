@@ -11,7 +11,7 @@ repeat_each(1);
 
 no_shuffle();
 
-plan tests => repeat_each() * (blocks() * 4 + 7);
+plan tests => repeat_each() * (blocks() * 4 + 11);
 
 run_tests();
 
@@ -139,7 +139,7 @@ GET /fib?num=60
 --- response_body
 the computation exceeded fib_timeout 100ms
 --- error_log
-fib: F(60) exceeded fib_timeout 100ms, cancelling
+fib: the computation exceeded fib_timeout 100ms
 --- no_error_log
 [alert]
 [error]
@@ -175,3 +175,84 @@ GET /fib?num=31
 --- no_error_log
 [alert]
 [error]
+
+
+
+=== TEST 10: F(93), the documented maximum, is offloaded and meets fib_timeout
+--- config
+    location /fib {
+        fib;
+        fib_max_num 93;
+        fib_timeout 300ms;
+    }
+--- request
+GET /fib?num=93
+--- error_code: 503
+--- response_body
+the computation exceeded fib_timeout 300ms
+--- error_log
+fib: offloaded F(93) with recursive to the thread pool
+fib: the computation exceeded fib_timeout 300ms
+--- no_error_log
+fib: computing F(93) inline
+[alert]
+[error]
+
+
+
+=== TEST 11: the recursion above F(40) leaves the event loop whatever the estimate
+--- config
+    location /fib {
+        fib;
+        fib_inline_max_cost 4s;
+        fib_timeout 100ms;
+    }
+--- request
+GET /fib?num=41
+--- error_code: 503
+--- response_body
+the computation exceeded fib_timeout 100ms
+--- error_log
+fib: offloaded F(41) with recursive to the thread pool
+--- no_error_log
+fib: computing F(41) inline
+[error]
+
+
+
+=== TEST 12: without a pool the deadline still ends an inline computation
+--- config
+    location /fib {
+        fib;
+        fib_thread_pool off;
+        fib_max_num 93;
+        fib_timeout 200ms;
+    }
+--- request
+GET /fib?num=93
+--- error_code: 503
+--- response_body
+the computation exceeded fib_timeout 200ms
+--- error_log
+fib: computing F(93) inline
+--- no_error_log
+[alert]
+[error]
+
+
+
+=== TEST 13: an outer limit above 93 applies as 93 to a recursive location
+--- http_config
+    fib_max_num 1000;
+--- config
+    location /fib {
+        fib;
+        fib_algorithm recursive;
+    }
+--- request
+GET /fib?num=94
+--- error_code: 400
+--- response_body
+num 94 exceeds fib_max_num 93
+--- error_log
+fib: num 94 exceeds fib_max_num 93

@@ -67,6 +67,17 @@ sub bad {
     my ($ok, $out) = nginx_t(@conf);
     ok(!$ok, "rejected: $name");
     like($out, $re, "message: $name");
+    return $out;
+}
+
+# the line of the generated nginx.conf that holds a directive
+sub line_of {
+    my ($directive) = @_;
+    open my $fh, '<', "$root/conf/nginx.conf" or die $!;
+    while (<$fh>) {
+        return $. if index($_, $directive) >= 0;
+    }
+    return 0;
 }
 
 my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
@@ -97,21 +108,57 @@ good('a pool declared after its use', '', 'fib_thread_pool late;', 'fib;',
 
 bad('recursive above 93', qr/"fib_max_num" 94 is above 93/,
     '', '', 'fib; fib_max_num 94;');
-bad('an inherited limit above 93 for recursive',
-    qr/"fib_max_num" 1000 is above 93/,
-    '', 'fib_max_num 1000;', 'fib; fib_algorithm recursive;');
+# an outer limit applies up to each algorithm's own maximum (t/003 checks
+# that it is 93 for a recursive location)
+good('an inherited limit above 93 for recursive',
+     '', 'fib_max_num 1000;', 'fib; fib_algorithm recursive;');
+good('an http-level limit and a location without fib',
+     '', 'fib_max_num 5000;', '');
+
+# an error names the line of the directive that caused it, not the
+# closing brace of the block that was being merged
+my $out = bad('a limit above 93 set in the location',
+              qr/"fib_max_num" 94 is above 93/,
+              '', 'fib_algorithm recursive;', "fib;\n fib_max_num 94;");
+like($out, qr/nginx\.conf:@{[ line_of('fib_max_num 94') ]}\b/,
+     'message: it names the line of fib_max_num');
+
 bad('a limit above any algorithm', qr/"fib_max_num" 100000001 is above/,
     '', '', 'fib; fib_algorithm fast; fib_max_num 100000001;');
 bad('a limit that is not a number',
-    qr/invalid value "ten" in "fib_max_num"/, '', '', 'fib; fib_max_num ten;');
-bad('an unknown algorithm', qr/invalid value "slow"/,
+    qr/"fib_max_num" directive invalid number/, '', '',
+    'fib; fib_max_num ten;');
+bad('an unknown algorithm',
+    qr/invalid value "slow" in "fib_algorithm": use "recursive", "iterative" or "fast"/,
     '', '', 'fib; fib_algorithm slow;');
+
+# fib_max_memory: one request at the location's limit must fit
+$out = bad('a limit whose result cannot fit in fib_max_memory',
+           qr/F\(10000000\) with the fast algorithm needs about \d+ bytes, more than "fib_max_memory" 1048576/,
+           '', 'fib_max_memory 1m;',
+           "fib;\n fib_algorithm fast;\n fib_max_num 10000000;");
+like($out, qr/nginx\.conf:@{[ line_of('fib_max_num 10000000') ]}\b/,
+     'message: it names the line of fib_max_num');
+good('fib_max_memory large enough', '', 'fib_max_memory 64m;',
+     'fib; fib_algorithm fast; fib_max_num 10000000;');
+bad('fib_max_memory in a location',
+    qr/"fib_max_memory" directive is not allowed here/,
+    '', '', 'fib; fib_max_memory 1m;');
+
+# one content handler of this module per location
+bad('fib and fib_status in one location',
+    qr/"fib_status" directive cannot be combined with "fib"/,
+    '', '', 'fib; fib_status;');
+bad('fib_status and fib in one location',
+    qr/"fib" directive cannot be combined with "fib_status"/,
+    '', '', 'fib_status; fib;');
 bad('an undeclared pool', qr/unknown thread pool "nosuch"/,
     '', '', 'fib; fib_thread_pool nosuch;');
 bad('a cost without a known unit',
     qr/invalid value "5x" in "fib_inline_max_cost"/,
     '', '', 'fib; fib_inline_max_cost 5x;');
-bad('an unknown priority', qr/invalid value "high"/,
+bad('an unknown priority',
+    qr/invalid value "high" in "fib_thread_priority": use "normal" or "idle"/,
     '', '', 'fib; fib_thread_priority high;');
 bad('a bad timeout', qr/"fib_timeout" directive invalid value/,
     '', '', 'fib; fib_timeout soon;');

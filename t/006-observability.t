@@ -165,13 +165,21 @@ qr/\A$::PromLine+\z/
 --- request
 GET /fib_status
 --- response_body_like eval
-qr/\Q# TYPE fib_requests_total counter
+qr/\A\Q# HELP fib_build_info The module's version and the nginx it was built for.
+# TYPE fib_build_info gauge\E
+fib_build_info\{version="\d+\.\d+\.\d+",nginx="\d+\.\d+\.\d+"\} 1\n.*\Q
+# TYPE fib_requests_total counter
 fib_requests_total{outcome="ok"} 0
 fib_requests_total{outcome="not_modified"} 0
 fib_requests_total{outcome="bad_request"} 0
 fib_requests_total{outcome="overloaded"} 0
 fib_requests_total{outcome="timed_out"} 0
-fib_requests_total{outcome="cancelled"} 0\E\n.*\Q
+fib_requests_total{outcome="cancelled"} 0
+fib_requests_total{outcome="filtered"} 0
+fib_requests_total{outcome="error"} 0\E\n.*\Q
+fib_rejected_total{reason="queue_full"} 0
+fib_rejected_total{reason="memory"} 0
+fib_rejected_total{reason="subrequests"} 0\E\n.*\Q
 fib_computations_total{algorithm="recursive",mode="inline"} 0
 fib_computations_total{algorithm="recursive",mode="thread"} 0
 fib_computations_total{algorithm="iterative",mode="inline"} 0
@@ -182,7 +190,8 @@ fib_compute_seconds_total{algorithm="recursive"} 0.000000
 fib_compute_seconds_total{algorithm="iterative"} 0.000000
 fib_compute_seconds_total{algorithm="fast"} 0.000000\E\n.*\Q
 fib_in_flight 0\E\n.*\Q
-fib_rejected_total{reason="queue_full"} 0\E\n.*\Q
+fib_memory_bytes 0\E\n.*\Q
+fib_max_memory_bytes 67108864\E\n.*\Q
 # TYPE fib_compute_seconds histogram
 fib_compute_seconds_bucket{le="0.00001"} 0\E\n.*\Q
 fib_compute_seconds_bucket{le="+Inf"} 0

@@ -27,29 +27,22 @@
 static char *
 run(fib_algorithm_t algorithm, uint64_t n)
 {
-    char       *s;
+    char       *out;
     fib_job_t   job;
 
-    memset(&job, 0, sizeof(job));
-    atomic_init(&job.cancel, 0);
-    job.algorithm = algorithm;
-    job.num = n;
+    out = malloc(fib_out_size(n));
+    assert_non_null(out);
 
+    fib_job_init(&job, algorithm, n, out);
     fib_job_run(&job);
 
     assert_int_equal(job.rc, FIB_OK);
-    assert_non_null(job.digits);
-    assert_true(job.len >= 2);
-    assert_int_equal(job.digits[job.len - 1], '\n');
+    assert_int_equal(job.len, fib_digits(n) + 1);
+    assert_int_equal(out[job.len - 1], '\n');
 
-    s = malloc(job.len);
-    assert_non_null(s);
-    memcpy(s, job.digits, job.len - 1);
-    s[job.len - 1] = '\0';
+    out[job.len - 1] = '\0';
 
-    fib_job_free(&job);
-
-    return s;
+    return out;
 }
 
 
@@ -114,10 +107,13 @@ test_f1000(void **state)
 static void
 test_recursive_top(void **state)
 {
-    uint64_t  v;
+    char       out[32];
+    fib_job_t  job;
 
-    /* F(93) is the largest that fits: computed by recurrence, not calls */
-    assert_int_equal(fib_recursive(94, NULL, &v), FIB_ERR_TOO_BIG);
+    /* F(93) is the largest that fits in 64 bits */
+    fib_job_init(&job, FIB_RECURSIVE, 94, out);
+    fib_job_run(&job);
+    assert_int_equal(job.rc, FIB_ERR_TOO_BIG);
     assert_int_equal(fib_algorithm_max(FIB_RECURSIVE), 93);
     assert_int_equal(fib_algorithm_max(FIB_FAST), FIB_BIG_MAX);
 }
@@ -317,20 +313,11 @@ test_algorithm_names(void **state)
 static void
 test_cost(void **state)
 {
-    uint64_t  n;
-
-    /* grows with n, about phi times per step for the recursion */
-    for (n = 1; n < 60; n++) {
-        assert_true(fib_cost_ns(FIB_RECURSIVE, n + 1)
-                    > fib_cost_ns(FIB_RECURSIVE, n));
-    }
-
+    /* about phi times per step for the recursion */
     assert_true(fib_cost_ns(FIB_RECURSIVE, 41) * 15
                 > fib_cost_ns(FIB_RECURSIVE, 40) * 16);
     assert_true(fib_cost_ns(FIB_RECURSIVE, 41) * 10
                 < fib_cost_ns(FIB_RECURSIVE, 40) * 17);
-
-    assert_int_equal(fib_cost_ns(FIB_RECURSIVE, 94), UINT64_MAX);
 
     /* cheap ones stay under the default 20us inline budget */
     assert_true(fib_cost_ns(FIB_RECURSIVE, 10) < 20000);
@@ -339,24 +326,80 @@ test_cost(void **state)
     assert_true(fib_cost_ns(FIB_FAST, 1000000) > 20000);
     assert_true(fib_cost_ns(FIB_ITERATIVE, 100000)
                 > fib_cost_ns(FIB_FAST, 100000));
+
+    /* F(93) by the naive recursion is centuries: never "cheap" */
+    assert_true(fib_cost_ns(FIB_RECURSIVE, 93) > 1000000000000000000ULL);
+}
+
+
+/*
+ * Every n up to each algorithm's maximum: the estimate never decreases,
+ * never wraps, and FIB_COST_MAX ("too costly to say") is where it ends.
+ */
+
+static void
+cost_every_n(fib_algorithm_t algorithm)
+{
+    uint64_t  n, max, cost, prev;
+
+    max = fib_algorithm_max(algorithm);
+    prev = 0;
+
+    for (n = 0; n <= max; n++) {
+        cost = fib_cost_ns(algorithm, n);
+
+        if (cost < prev) {
+            fail_msg("%s: cost of %llu is below that of %llu",
+                     fib_algorithm_name(algorithm),
+                     (unsigned long long) n, (unsigned long long) n - 1);
+        }
+
+        prev = cost;
+    }
+
+    assert_int_equal(fib_cost_ns(algorithm, max + 1), FIB_COST_MAX);
+    assert_int_equal(fib_cost_ns(algorithm, UINT64_MAX), FIB_COST_MAX);
+}
+
+
+static void
+test_cost_every_n(void **state)
+{
+    cost_every_n(FIB_RECURSIVE);
+    cost_every_n(FIB_ITERATIVE);
+    cost_every_n(FIB_FAST);
+
+    /* the recursion's estimate saturates before its limit */
+    assert_int_equal(fib_cost_ns(FIB_RECURSIVE, 93), FIB_COST_MAX);
+}
+
+
+static void
+test_sizes(void **state)
+{
+    /* no GMP and no overflow for n no algorithm accepts */
+    assert_true(fib_digits(UINT64_MAX) > 3000000000000000000ULL);
+    assert_int_equal(fib_out_size(10), 4);
+    assert_int_equal(fib_work_size(FIB_RECURSIVE, 93), 0);
+    assert_true(fib_work_size(FIB_FAST, 1000000) > 1000000 * 0.69 / 8 * 2);
+    assert_int_equal(fib_work_size(FIB_FAST, UINT64_MAX),
+                     fib_work_size(FIB_FAST, FIB_BIG_MAX));
 }
 
 
 static void
 test_cancel_before(void **state)
 {
+    char       out[32];
     fib_job_t  job;
 
-    memset(&job, 0, sizeof(job));
-    atomic_init(&job.cancel, 1);
-    job.algorithm = FIB_ITERATIVE;
-    job.num = 100000;
+    fib_job_init(&job, FIB_RECURSIVE, 40, out);
+    atomic_store(&job.cancel, 1);
 
     fib_job_run(&job);
 
     assert_int_equal(job.rc, FIB_ERR_CANCELLED);
-    assert_null(job.digits);
-    fib_job_free(&job);
+    assert_int_equal(job.len, 0);
 }
 
 
@@ -376,13 +419,14 @@ canceller(void *data)
 static void
 cancel_running(fib_algorithm_t algorithm, uint64_t n)
 {
-    pthread_t  t;
-    fib_job_t  job;
+    char       *out;
+    pthread_t   t;
+    fib_job_t   job;
 
-    memset(&job, 0, sizeof(job));
-    atomic_init(&job.cancel, 0);
-    job.algorithm = algorithm;
-    job.num = n;
+    out = malloc(fib_out_size(n));
+    assert_non_null(out);
+
+    fib_job_init(&job, algorithm, n, out);
 
     /* without cancellation these would run for years: alarm ends it */
     alarm(20);
@@ -394,7 +438,9 @@ cancel_running(fib_algorithm_t algorithm, uint64_t n)
     alarm(0);
 
     assert_int_equal(job.rc, FIB_ERR_CANCELLED);
-    assert_null(job.digits);
+    assert_int_equal(job.len, 0);
+
+    free(out);
 }
 
 
@@ -403,6 +449,94 @@ test_cancel_running(void **state)
 {
     cancel_running(FIB_RECURSIVE, 90);
     cancel_running(FIB_ITERATIVE, FIB_BIG_MAX);
+}
+
+
+/* the deadline stops a computation wherever it runs, on its own thread */
+
+static void
+test_deadline(void **state)
+{
+    char       *out;
+    fib_job_t   job;
+
+    out = malloc(fib_out_size(FIB_BIG_MAX));
+    assert_non_null(out);
+
+    alarm(20);
+
+    fib_job_init(&job, FIB_RECURSIVE, 93, out);
+    job.deadline_ns = fib_now_ns() + 50 * 1000 * 1000;
+    fib_job_run(&job);
+    assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
+    assert_int_equal(job.len, 0);
+
+    fib_job_init(&job, FIB_ITERATIVE, FIB_BIG_MAX, out);
+    job.deadline_ns = fib_now_ns() + 50 * 1000 * 1000;
+    fib_job_run(&job);
+    assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
+
+    /* a deadline already past: nothing is computed */
+    fib_job_init(&job, FIB_FAST, 10, out);
+    job.deadline_ns = 1;
+    fib_job_run(&job);
+    assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
+
+    /* a deadline far away changes nothing */
+    fib_job_init(&job, FIB_RECURSIVE, 30, out);
+    job.deadline_ns = fib_now_ns() + 60ULL * 1000 * 1000 * 1000;
+    fib_job_run(&job);
+    assert_int_equal(job.rc, FIB_OK);
+    assert_memory_equal(out, "832040\n", 7);
+
+    alarm(0);
+
+    free(out);
+}
+
+
+/* an exiting process: queued and running computations give up at once */
+
+static volatile sig_atomic_t  stop_flag;
+
+
+static void *
+stopper(void *data)
+{
+    struct timespec  ts = { 0, 50 * 1000 * 1000 };
+
+    nanosleep(&ts, NULL);
+    stop_flag = 1;
+
+    return NULL;
+}
+
+
+static void
+test_stop(void **state)
+{
+    char       out[32];
+    pthread_t  t;
+    fib_job_t  job;
+
+    alarm(20);
+
+    stop_flag = 0;
+    fib_job_init(&job, FIB_RECURSIVE, 90, out);
+    job.stop = &stop_flag;
+
+    assert_int_equal(pthread_create(&t, NULL, stopper, NULL), 0);
+    fib_job_run(&job);
+    pthread_join(t, NULL);
+
+    assert_int_equal(job.rc, FIB_ERR_CANCELLED);
+
+    fib_job_init(&job, FIB_RECURSIVE, 40, out);
+    job.stop = &stop_flag;
+    fib_job_run(&job);
+    assert_int_equal(job.rc, FIB_ERR_CANCELLED);
+
+    alarm(0);
 }
 
 
@@ -421,8 +555,12 @@ main(void)
         cmocka_unit_test(test_messages),
         cmocka_unit_test(test_algorithm_names),
         cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_cost_every_n),
+        cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_cancel_before),
         cmocka_unit_test(test_cancel_running),
+        cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_stop),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,89 @@
+
+/*
+ * Copyright (C) ngx_http_fib_module authors
+ *
+ * What the module's two files share: the counters in shared memory and
+ * the functions of the status page, kept apart as nginx keeps
+ * stub_status apart.
+ */
+
+
+#ifndef _NGX_HTTP_FIB_MODULE_H_INCLUDED_
+#define _NGX_HTTP_FIB_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_FIB_MODE_NONE         0
+#define NGX_HTTP_FIB_MODE_INLINE       1
+#define NGX_HTTP_FIB_MODE_THREAD       2
+
+#define NGX_HTTP_FIB_OK                0
+#define NGX_HTTP_FIB_NOT_MODIFIED      1
+#define NGX_HTTP_FIB_BAD_REQUEST       2
+#define NGX_HTTP_FIB_OVERLOADED        3
+#define NGX_HTTP_FIB_TIMED_OUT         4
+#define NGX_HTTP_FIB_CANCELLED         5
+#define NGX_HTTP_FIB_FILTERED          6
+#define NGX_HTTP_FIB_ERROR             7
+#define NGX_HTTP_FIB_OUTCOMES          8
+
+#define NGX_HTTP_FIB_QUEUE_FULL        0
+#define NGX_HTTP_FIB_NO_MEMORY         1
+#define NGX_HTTP_FIB_TOO_MANY          2
+#define NGX_HTTP_FIB_REASONS           3
+
+/* worker processes, old and new, whose gauges the status page shows */
+#define NGX_HTTP_FIB_SLOTS             64
+
+#define NGX_HTTP_FIB_ALGORITHMS        3
+#define NGX_HTTP_FIB_BUCKETS           8
+
+
+/* the gauges of one worker process, in shared memory */
+
+typedef struct {
+    ngx_atomic_t               pid;
+    ngx_atomic_t               in_flight;  /* tasks posted, not completed */
+    ngx_atomic_t               memory;     /* bytes charged to its budget */
+} ngx_http_fib_slot_t;
+
+
+/* in shared memory: every worker adds to them, reloads keep them */
+
+typedef struct {
+    ngx_atomic_t               requests[NGX_HTTP_FIB_OUTCOMES];
+    ngx_atomic_t               rejected[NGX_HTTP_FIB_REASONS];
+    ngx_atomic_t               computations[NGX_HTTP_FIB_ALGORITHMS][2];
+    ngx_atomic_t               compute_ns[NGX_HTTP_FIB_ALGORITHMS];
+    ngx_atomic_t               buckets[NGX_HTTP_FIB_BUCKETS];
+    ngx_atomic_t               sum_ns;
+    ngx_http_fib_slot_t        slots[NGX_HTTP_FIB_SLOTS];
+} ngx_http_fib_shm_t;
+
+
+typedef struct {
+    ngx_shm_zone_t            *zone;
+    size_t                     max_memory;
+    ngx_array_t                pools;      /* of ngx_http_fib_pool_t * */
+} ngx_http_fib_main_conf_t;
+
+
+ngx_shm_zone_t *ngx_http_fib_add_zone(ngx_conf_t *cf);
+ngx_int_t ngx_http_fib_init_process(ngx_cycle_t *cycle);
+void ngx_http_fib_exit_process(ngx_cycle_t *cycle);
+void ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_uint_t outcome,
+    ngx_uint_t mode, ngx_uint_t algorithm, uint64_t ns);
+ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
+
+
+extern ngx_module_t          ngx_http_fib_module;
+extern ngx_http_fib_slot_t  *ngx_http_fib_worker;
+extern ngx_str_t             ngx_http_fib_outcomes[];
+extern ngx_str_t             ngx_http_fib_modes[];
+
+
+#endif /* _NGX_HTTP_FIB_MODULE_H_INCLUDED_ */

@@ -1,0 +1,390 @@
+
+/*
+ * Copyright (C) ngx_http_fib_module authors
+ *
+ * The counters, the gauges and the status page.  Every worker adds to
+ * the counters in a shared memory zone, which reloads keep; the gauges
+ * are per worker process, so that a worker that dies takes its own with
+ * it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <nginx.h>
+
+#include "fib_core.h"
+#include "ngx_http_fib_module.h"
+
+
+#ifndef NGX_HTTP_FIB_VERSION
+#define NGX_HTTP_FIB_VERSION           "0.1.0"
+#endif
+
+
+static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+static u_char *ngx_http_fib_status_page(u_char *p, u_char *last,
+    ngx_http_fib_shm_t *shm, size_t max_memory);
+
+
+static ngx_str_t  ngx_http_fib_zone_name = ngx_string("ngx_http_fib_module");
+
+
+/*
+ * This worker's gauges: its slot in shared memory once it has one, a
+ * private copy before that or when every slot is taken.  Only the
+ * worker's event loop writes them.
+ */
+
+static ngx_http_fib_slot_t   ngx_http_fib_own;
+ngx_http_fib_slot_t         *ngx_http_fib_worker = &ngx_http_fib_own;
+
+
+ngx_str_t  ngx_http_fib_outcomes[] = {
+    ngx_string("ok"),
+    ngx_string("not_modified"),
+    ngx_string("bad_request"),
+    ngx_string("overloaded"),
+    ngx_string("timed_out"),
+    ngx_string("cancelled"),
+    ngx_string("filtered"),
+    ngx_string("error")
+};
+
+
+static ngx_str_t  ngx_http_fib_reasons[] = {
+    ngx_string("queue_full"),
+    ngx_string("memory"),
+    ngx_string("subrequests")
+};
+
+
+ngx_str_t  ngx_http_fib_modes[] = {
+    ngx_null_string,
+    ngx_string("inline"),
+    ngx_string("thread")
+};
+
+
+/* upper bounds of the compute time histogram, in ns and as labels */
+
+static uint64_t  ngx_http_fib_bucket_ns[NGX_HTTP_FIB_BUCKETS - 1] = {
+    10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000
+};
+
+static char  *ngx_http_fib_bucket_le[NGX_HTTP_FIB_BUCKETS] = {
+    "0.00001", "0.0001", "0.001", "0.01", "0.1", "1", "10", "+Inf"
+};
+
+
+ngx_shm_zone_t *
+ngx_http_fib_add_zone(ngx_conf_t *cf)
+{
+    ngx_shm_zone_t  *zone;
+
+    zone = ngx_shared_memory_add(cf, &ngx_http_fib_zone_name,
+                                 8 * ngx_pagesize, &ngx_http_fib_module);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    zone->init = ngx_http_fib_init_zone;
+
+    return zone;
+}
+
+
+static ngx_int_t
+ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_slab_pool_t     *shpool;
+    ngx_http_fib_shm_t  *shm;
+
+    if (data) {
+        /* a reload: the counters go on from where they were */
+        shm_zone->data = data;
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        shm_zone->data = shpool->data;
+        return NGX_OK;
+    }
+
+    shm = ngx_slab_calloc(shpool, sizeof(ngx_http_fib_shm_t));
+    if (shm == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = shm;
+    shm_zone->data = shm;
+
+    return NGX_OK;
+}
+
+
+/*
+ * A worker takes a slot for its gauges: a free one, or one whose process
+ * is gone (a crashed worker's gauges would otherwise stay up for ever).
+ */
+
+ngx_int_t
+ngx_http_fib_init_process(ngx_cycle_t *cycle)
+{
+    ngx_pid_t                  pid;
+    ngx_uint_t                 i;
+    ngx_http_fib_shm_t        *shm;
+    ngx_http_fib_slot_t       *slot;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fib_module);
+
+    if (fmcf == NULL || fmcf->zone == NULL || fmcf->zone->data == NULL) {
+        return NGX_OK;
+    }
+
+    shm = fmcf->zone->data;
+
+    for (i = 0; i < NGX_HTTP_FIB_SLOTS; i++) {
+        slot = &shm->slots[i];
+        pid = (ngx_pid_t) slot->pid;
+
+        if (pid != 0 && (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)) {
+            continue;
+        }
+
+        if (ngx_atomic_cmp_set(&slot->pid, (ngx_atomic_uint_t) pid,
+                               (ngx_atomic_uint_t) ngx_pid))
+        {
+            slot->in_flight = 0;
+            slot->memory = 0;
+            ngx_http_fib_worker = slot;
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "fib: no free slot for this worker's gauges; "
+                  "fib_in_flight and fib_memory_bytes leave it out");
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_fib_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_fib_worker != &ngx_http_fib_own) {
+        (void) ngx_atomic_cmp_set(&ngx_http_fib_worker->pid,
+                                  (ngx_atomic_uint_t) ngx_pid, 0);
+        ngx_http_fib_worker = &ngx_http_fib_own;
+    }
+}
+
+
+ngx_int_t
+ngx_http_fib_status_handler(ngx_http_request_t *r)
+{
+    u_char                    *p;
+    size_t                     size;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t                out;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
+
+    /* a page that fills its buffer may be cut: write it again, larger */
+
+    for (size = 4096; /* void */; size *= 2) {
+        b = ngx_create_temp_buf(r->pool, size);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        p = ngx_http_fib_status_page(b->pos, b->end, fmcf->zone->data,
+                                     fmcf->max_memory);
+        if (p < b->end) {
+            break;
+        }
+    }
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static u_char *
+ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
+    size_t max_memory)
+{
+    ngx_pid_t             pid;
+    ngx_uint_t            i, j, in_flight, memory, cumulative;
+    ngx_http_fib_slot_t  *slot;
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_build_info The module's version and the nginx "
+            "it was built for.\n"
+            "# TYPE fib_build_info gauge\n"
+            "fib_build_info{version=\"%s\",nginx=\"%s\"} 1\n",
+            NGX_HTTP_FIB_VERSION, NGINX_VERSION);
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_requests_total Requests to fib locations, "
+            "by how they ended.\n"
+            "# TYPE fib_requests_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_OUTCOMES; i++) {
+        p = ngx_slprintf(p, last, "fib_requests_total{outcome=\"%V\"} %uA\n",
+                         &ngx_http_fib_outcomes[i], shm->requests[i]);
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_rejected_total Requests refused with 503 without "
+            "computing, by reason.\n"
+            "# TYPE fib_rejected_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_REASONS; i++) {
+        p = ngx_slprintf(p, last, "fib_rejected_total{reason=\"%V\"} %uA\n",
+                         &ngx_http_fib_reasons[i], shm->rejected[i]);
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_computations_total Computations that produced "
+            "their number, by algorithm and where they ran.\n"
+            "# TYPE fib_computations_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        for (j = 0; j < 2; j++) {
+            p = ngx_slprintf(p, last,
+                             "fib_computations_total{algorithm=\"%s\","
+                             "mode=\"%V\"} %uA\n",
+                             fib_algorithm_name(i),
+                             &ngx_http_fib_modes[j + 1],
+                             shm->computations[i][j]);
+        }
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_compute_seconds_total Time spent in those "
+            "computations, by algorithm.\n"
+            "# TYPE fib_compute_seconds_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        p = ngx_slprintf(p, last,
+                         "fib_compute_seconds_total{algorithm=\"%s\"} "
+                         "%uA.%06uA\n", fib_algorithm_name(i),
+                         shm->compute_ns[i] / 1000000000,
+                         shm->compute_ns[i] / 1000 % 1000000);
+    }
+
+    /* the gauges of the workers alive now: a crashed one's are gone */
+
+    in_flight = 0;
+    memory = 0;
+
+    for (i = 0; i < NGX_HTTP_FIB_SLOTS; i++) {
+        slot = &shm->slots[i];
+        pid = (ngx_pid_t) slot->pid;
+
+        if (pid != 0 && (kill(pid, 0) == 0 || ngx_errno == NGX_EPERM)) {
+            in_flight += slot->in_flight;
+            memory += slot->memory;
+        }
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_in_flight Computations queued or running in "
+            "thread pools.\n"
+            "# TYPE fib_in_flight gauge\n"
+            "fib_in_flight %ui\n"
+            "# HELP fib_memory_bytes Memory held by results and "
+            "computations, summed over workers.\n"
+            "# TYPE fib_memory_bytes gauge\n"
+            "fib_memory_bytes %ui\n"
+            "# HELP fib_max_memory_bytes fib_max_memory: the most one "
+            "worker holds.\n"
+            "# TYPE fib_max_memory_bytes gauge\n"
+            "fib_max_memory_bytes %uz\n"
+            "# HELP fib_compute_seconds Time of one computation.\n"
+            "# TYPE fib_compute_seconds histogram\n",
+            in_flight, memory, max_memory);
+
+    /* _count is the +Inf bucket itself: one scrape never disagrees */
+
+    cumulative = 0;
+
+    for (i = 0; i < NGX_HTTP_FIB_BUCKETS; i++) {
+        cumulative += shm->buckets[i];
+        p = ngx_slprintf(p, last,
+                         "fib_compute_seconds_bucket{le=\"%s\"} %ui\n",
+                         ngx_http_fib_bucket_le[i], cumulative);
+    }
+
+    p = ngx_slprintf(p, last,
+                     "fib_compute_seconds_sum %uA.%06uA\n"
+                     "fib_compute_seconds_count %ui\n",
+                     shm->sum_ns / 1000000000, shm->sum_ns / 1000 % 1000000,
+                     cumulative);
+
+    return p;
+}
+
+
+/* a request that ended, and its computation if one produced its number */
+
+void
+ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_uint_t outcome,
+    ngx_uint_t mode, ngx_uint_t algorithm, uint64_t ns)
+{
+    ngx_uint_t  i;
+
+    (void) ngx_atomic_fetch_add(&shm->requests[outcome], 1);
+
+    if (mode == NGX_HTTP_FIB_MODE_NONE) {
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(&shm->computations[algorithm][mode - 1], 1);
+    (void) ngx_atomic_fetch_add(&shm->compute_ns[algorithm], ns);
+
+    for (i = 0; i < NGX_HTTP_FIB_BUCKETS - 1; i++) {
+        if (ns <= ngx_http_fib_bucket_ns[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&shm->buckets[i], 1);
+    (void) ngx_atomic_fetch_add(&shm->sum_ns, ns);
+}
