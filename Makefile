@@ -33,7 +33,7 @@ UNIT_CFLAGS ?= -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -pthread
 LIBS        := -luriparser -lgmp -lm
 
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
-DEB_TEST    := libcmocka-dev libtest-base-perl perl curl
+DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
 DEB_VALGRIND := valgrind
 DEB_BENCH   := wrk gnuplot-nox curl
 # a peer: the benchmark skips it when it cannot be installed
@@ -183,7 +183,7 @@ fuzz: deps deps-fuzz
 	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
 	    echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
 	    $(BUILD)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=9000 \
-	        -timeout=10 -print_final_stats=1 \
+	        -timeout=10 -print_final_stats=1 -dict=fuzz/fib.dict \
 	        -artifact_prefix=$(BUILD)/fuzz/$$t- \
 	        $(BUILD)/fuzz/corpus-$$t fuzz/corpus \
 	        > $(BUILD)/fuzz/$$t.log 2>&1; rc=$$?; \
@@ -217,7 +217,7 @@ test-builds: deps
 	bash t/builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
 
 soak: build
-	$(call install_missing,wrk curl)
+	$(call install_missing,wrk curl nghttp2-client)
 	bash t/soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
 # the core alone, compiled as the module is: the single-thread baseline
