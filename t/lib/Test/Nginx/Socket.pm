@@ -88,6 +88,8 @@ sub run_tests {
 
     stop_nginx();
 
+    check_no_crash();
+
     if (!$ENV{TEST_NGINX_NO_CLEAN}) {
         remove_tree($ServRoot);
     }
@@ -627,6 +629,19 @@ sub check_error_log {
     }
 }
 
+# Whatever the blocks asserted, a worker that died fails the file: one
+# failure per "exited on signal" line in the whole error.log.  Nothing is
+# counted when none died, so plans stay those of the real Test::Nginx.
+sub check_no_crash {
+    open my $fh, '<', "$ServRoot/logs/error.log" or return;
+    my @crashes = grep { /exited on signal/ } <$fh>;
+    close $fh;
+
+    for my $line (@crashes) {
+        Test::More::fail("no worker may die, but the error log says: $line");
+    }
+}
+
 sub sec {
     my ($block, $key) = @_;
 
@@ -697,6 +712,14 @@ sub run_block {
     sleep sec($block, q{wait}) if sec($block, q{wait});
 
     check_error_log($block);
+
+    # without a master, a crash takes nginx itself: the next block would
+    # fail for a reason far from its cause
+    if (defined $NginxPid && !is_alive($NginxPid)) {
+        Test::More::fail("$name - nginx died: " . error_log_tail());
+        undef $NginxPid;
+        undef $ChildPid;
+    }
 }
 
 1;
