@@ -1,0 +1,265 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# The paths nginx takes around an offloaded request that the module's own
+# flow never shows: filters that finalize (412), error_page to a URI
+# and to a named location, post_action, a client that leaves while its
+# body is being discarded, an SSI page with more includes than
+# r->main->blocked can count.  Each of these crashed a worker or lied in
+# the counters once.  A master runs, so a crash is a line in the error
+# log, and the runner fails the file on it.
+
+use Test::Nginx::Socket;
+
+# the thread pool tests need an nginx built with threads
+if (`${\($ENV{TEST_NGINX_BINARY} || 'nginx')} -V 2>&1` !~ /--with-threads/) {
+    Test::More::plan(skip_all => 'nginx is built without threads');
+}
+
+repeat_each(1);
+
+no_shuffle();
+
+master_on();
+workers(1);
+
+plan tests => repeat_each() * (blocks() * 3 + 5);
+
+# every computation goes to the pool
+our $Fib = <<'_EOC_';
+    location /fib {
+        fib;
+        fib_inline_max_cost 0;
+        fib_max_num 93;
+    }
+
+    location /fib_status {
+        fib_status;
+    }
+_EOC_
+
+# 30 rows of 10 includes: 300 subrequests of one main request (a
+# configuration line cannot hold 300)
+our $Row = '<!--# include virtual="/fib?num=25" -->' x 10;
+our $Page = '<!--# include virtual="/row" -->' x 30;
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: If-Match that does not match: a 412 from the not_modified filter
+--- config eval: $::Fib
+--- request
+GET /fib?num=30
+--- more_headers
+If-Match: "x"
+--- error_code: 412
+--- error_log
+fib: offloaded F(30)
+--- no_error_log
+[alert]
+
+
+
+=== TEST 2: If-Unmodified-Since: a 412 as well
+--- request
+GET /fib?num=30
+--- more_headers
+If-Unmodified-Since: Thu, 01 Jan 1970 00:00:01 GMT
+--- error_code: 412
+--- error_log
+fib: offloaded F(30)
+--- no_error_log
+[alert]
+
+
+
+=== TEST 3: a Range is ignored: the whole number, counted ok
+--- request
+GET /fib?num=30
+--- more_headers
+Range: bytes=1000-
+--- response_body
+832040
+--- error_log
+fib: offloaded F(30)
+--- no_error_log
+[alert]
+
+
+
+=== TEST 4: the two 412s are counted as filtered, not ok
+--- request
+GET /fib_status
+--- response_body_like eval
+qr{fib_requests_total\{outcome="ok"\} 1\n.*fib_requests_total\{outcome="filtered"\} 2\n}s
+--- no_error_log
+[alert]
+
+
+
+=== TEST 5: post_action after an offloaded computation
+--- config
+    location /fib {
+        fib;
+        fib_inline_max_cost 0;
+        post_action @after;
+    }
+
+    location @after {
+        return 204;
+    }
+--- request
+GET /fib?num=30
+--- response_body
+832040
+--- error_log
+fib: offloaded F(30)
+--- no_error_log
+[alert]
+
+
+
+=== TEST 6: error_page for fib_timeout's 503, to a URI
+--- config
+    location /fib {
+        fib;
+        fib_max_num 93;
+        fib_timeout 100ms;
+        error_page 503 = /busy;
+    }
+
+    location /busy {
+        return 200 "busy page\n";
+    }
+--- request
+GET /fib?num=80
+--- response_body
+busy page
+--- error_log
+fib: the computation exceeded fib_timeout 100ms
+--- no_error_log
+[alert]
+
+
+
+=== TEST 7: error_page for a 400, to a named location
+--- config
+    location /fib {
+        fib;
+        error_page 400 = @bad;
+    }
+
+    location @bad {
+        return 200 "bad page\n";
+    }
+--- request
+GET /fib?num=x
+--- response_body
+bad page
+--- error_log
+fib: num must be a non-negative decimal integer
+--- no_error_log
+[alert]
+
+
+
+=== TEST 8: error_page without "=": the status stays, nginx's page goes
+--- config
+    location /fib {
+        fib;
+        fib_inline_max_cost 0;
+        fib_max_num 93;
+        fib_timeout 100ms;
+        error_page 503 /busy.txt;
+    }
+
+    location = /busy.txt {
+        return 200 "try later\n";
+    }
+--- request
+GET /fib?num=80
+--- error_code: 503
+--- response_body
+try later
+--- no_error_log
+[alert]
+
+
+
+=== TEST 9: an error_page for another status changes nothing
+--- config
+    location /fib {
+        fib;
+        error_page 404 = /nope;
+    }
+--- request
+GET /fib?num=x
+--- error_code: 400
+--- response_body
+num must be a non-negative decimal integer
+--- no_error_log
+[alert]
+
+
+
+=== TEST 10: a client that leaves while its body is being discarded
+--- config eval: $::Fib
+--- raw_request eval
+"GET /fib?num=42 HTTP/1.1\r
+Host: localhost\r
+Content-Length: 100000\r
+\r
+abc"
+--- timeout: 300ms
+--- abort
+--- wait: 0.5
+--- ignore_response
+--- error_log
+fib: offloaded F(42)
+fib: client closed the connection, cancelling F(42)
+--- no_error_log
+[alert]
+
+
+
+=== TEST 11: it is counted as cancelled
+--- request
+GET /fib_status
+--- response_body_like eval
+qr{fib_requests_total\{outcome="cancelled"\} 1\n}s
+--- no_error_log
+[alert]
+
+
+
+=== TEST 12: an SSI page with 300 offloaded includes
+--- config eval
+"$::Fib
+    location /page {
+        ssi on;
+        ssi_types text/plain;
+        return 200 '$::Page';
+    }
+
+    location /row {
+        ssi on;
+        ssi_types text/plain;
+        return 200 '$::Row';
+    }"
+--- request
+GET /page
+--- response_body_like: \A(?:75025\n|the server is busy: retry later\n){300}\z
+--- error_log
+fib: too many computations for one request
+--- no_error_log
+[alert]
+
+
+
+=== TEST 13: at most 64 of them were computed at once, the others refused
+--- request
+GET /fib_status
+--- response_body_like eval
+qr{fib_requests_total\{outcome="ok"\} 64\n.*fib_requests_total\{outcome="overloaded"\} 236\n.*fib_rejected_total\{reason="subrequests"\} 236\n}s
+--- no_error_log
+[alert]
