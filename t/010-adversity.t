@@ -1,0 +1,495 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# Hostile clients and operators against a real nginx (master and worker),
+# at the socket level: a page with more subrequests than r->main->blocked
+# can count and a client that resets it, nginx -s stop with tasks queued,
+# results that wait for readers that never read (HTTP/2 with a zero
+# window, slow HTTP/1.1 readers), a worker killed with tasks in flight.
+# Only outcomes are asserted: statuses, counters, memory, log lines.
+
+use strict;
+use warnings;
+
+use Test::More;
+use IO::Socket::INET;
+use IO::Select;
+use Socket qw(SOL_SOCKET SO_LINGER SO_RCVBUF);
+use POSIX qw(WNOHANG);
+use File::Path qw(make_path remove_tree);
+use Time::HiRes qw(sleep time);
+use Cwd qw(cwd);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
+           + 2;
+my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-adv';
+my $modules = join '', map { "load_module $_;\n" }
+                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $plain_port = $port + 1;     # HTTP/1.1 beside an HTTP/2 listener
+my $master_pid;
+my $log_offset = 0;
+
+if (`$nginx -V 2>&1` !~ /--with-threads/) {
+    plan skip_all => 'nginx is built without threads';
+}
+
+if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+    plan skip_all => 'memory and load scenarios say nothing under valgrind';
+}
+
+my ($version) = (`$nginx -v 2>&1` =~ m{nginx/(\d+\.\d+\.\d+)});
+my @v = split /\./, $version // '0.0.0';
+
+# HTTP/2 on a cleartext port: "http2 on;" from 1.25.1, a listen flag before
+my $h2_new = $v[0] > 1 || $v[1] > 25 || ($v[1] == 25 && $v[2] >= 1);
+my $h2 = `$nginx -V 2>&1` =~ /--with-http_v2_module/;
+
+END {
+    stop_nginx() if $master_pid;
+    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
+}
+
+sub start_nginx {
+    my ($main, $http, $listen) = @_;
+
+    $listen //= '';
+
+    make_path("$root/conf", "$root/logs", "$root/tmp");
+
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh <<"END";
+$modules
+worker_processes 1;
+daemon on;
+master_process on;
+error_log $root/logs/error.log info;
+pid $root/logs/nginx.pid;
+
+$main
+
+events {
+    worker_connections 1024;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $root/tmp;
+    proxy_temp_path $root/tmp;
+    fastcgi_temp_path $root/tmp;
+    uwsgi_temp_path $root/tmp;
+    scgi_temp_path $root/tmp;
+
+    $http
+}
+END
+    close $fh;
+
+    unlink "$root/logs/nginx.pid";
+
+    system($nginx, '-p', "$root/", '-c', "$root/conf/nginx.conf",
+           '-e', "$root/logs/error.log") == 0
+        or BAIL_OUT("nginx did not start");
+
+    my $deadline = time + 10;
+    until (-s "$root/logs/nginx.pid") {
+        BAIL_OUT("no nginx.pid") if time > $deadline;
+        sleep 0.01;
+    }
+
+    open $fh, '<', "$root/logs/nginx.pid" or die $!;
+    ($master_pid) = (<$fh> =~ /(\d+)/);
+    close $fh;
+
+    until (IO::Socket::INET->new("127.0.0.1:$port")) {
+        BAIL_OUT("nginx does not listen") if time > $deadline;
+        sleep 0.01;
+    }
+}
+
+sub alive {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh> // '';
+    return $stat !~ /^\d+ \(.*\) Z/s;
+}
+
+sub stop_nginx {
+    my ($signal) = @_;
+
+    return 1 if !$master_pid;
+
+    kill $signal || 'QUIT', $master_pid;
+
+    my $deadline = time + 30;
+    while (alive($master_pid)) {
+        if (time > $deadline) {
+            kill 'KILL', $master_pid;
+            undef $master_pid;
+            return 0;
+        }
+        sleep 0.02;
+    }
+
+    undef $master_pid;
+    return 1;
+}
+
+sub worker_pid {
+    my $pids = `ps -o pid= --ppid $master_pid`;
+    my ($pid) = ($pids =~ /(\d+)/);
+    return $pid;
+}
+
+sub rss_kb {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/status" or return 0;
+    my ($kb) = map { /^VmRSS:\s+(\d+)/ ? $1 : () } <$fh>;
+    close $fh;
+    return $kb // 0;
+}
+
+sub mark_log {
+    $log_offset = -s "$root/logs/error.log" || 0;
+}
+
+sub log_lines {
+    open my $fh, '<', "$root/logs/error.log" or return ();
+    seek $fh, $log_offset, 0;
+    my @lines = <$fh>;
+    close $fh;
+    return @lines;
+}
+
+sub log_count {
+    my ($re) = @_;
+    return scalar grep { /$re/ } log_lines();
+}
+
+# no worker died, nothing worse than an error, unless a test caused it
+sub log_clean {
+    my ($name, $expected) = @_;
+    my @bad = grep { /\[(alert|crit|emerg)\]|open socket|exited on signal/ }
+              log_lines();
+    @bad = grep { !/$expected/ } @bad if $expected;
+    is(scalar @bad, 0, "$name: no worker died, no alert or crit")
+        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
+}
+
+sub connect_to {
+    my ($to) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:" . ($to // $port),
+                                  Proto => 'tcp')
+        or die "connect: $!";
+    $s->autoflush(1);
+    return $s;
+}
+
+sub send_req {
+    my ($uri, $s) = @_;
+
+    $s //= connect_to($port);
+    print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+
+    return { sock => $s, data => '', uri => $uri };
+}
+
+# reads the given connections to EOF, at most $timeout seconds
+sub wait_all {
+    my ($conns, $timeout) = @_;
+
+    my $sel = IO::Select->new(map { $_->{sock} } @$conns);
+    my %by = map { (fileno($_->{sock}) => $_) } @$conns;
+    my $deadline = time + ($timeout || 30);
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read($deadline - time)) {
+            my $c = $by{fileno $s};
+            my $n = sysread($s, my $buf, 65536);
+            if ($n) {
+                $c->{data} .= $buf;
+                next;
+            }
+            $sel->remove($s);
+            close $s;
+        }
+    }
+
+    for my $c (@$conns) {
+        ($c->{status}) = ($c->{data} =~ m{^HTTP/1\.\d (\d+)});
+        $c->{status} //= '';
+        ($c->{body}) = ($c->{data} =~ /\r\n\r\n(.*)\z/s);
+        $c->{body} //= '';
+    }
+}
+
+# the status page and plain requests: on $status_port when set
+my $status_port;
+
+sub get {
+    my ($uri) = @_;
+    my $c = send_req($uri, connect_to($status_port));
+    wait_all([$c]);
+    return $c;
+}
+
+sub metric {
+    my ($name) = @_;
+    my $c = get('/fib_status');
+    return $c->{body} =~ /^\Q$name\E (\S+)$/m ? $1 : 'missing';
+}
+
+my $temp = <<"END";
+    client_body_temp_path $root/tmp;
+END
+
+# {{{ 300 offloaded includes on one page, and a client that resets it
+
+my $row = '<!--# include virtual="/fib?num=42" -->' x 10;
+my $page = '<!--# include virtual="/row" -->' x 30;
+
+start_nginx('thread_pool fib threads=1 max_queue=1000;', <<"END");
+    fib_thread_pool fib;
+    fib_inline_max_cost 0;
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location /fib { fib; }
+        location /fib_status { fib_status; }
+
+        location /page {
+            ssi on;
+            ssi_types text/plain;
+            return 200 '$page';
+        }
+
+        location /row {
+            ssi on;
+            ssi_types text/plain;
+            return 200 '$row';
+        }
+    }
+END
+
+mark_log();
+
+for my $i (1 .. 3) {
+    my $s = connect_to();
+    print $s "GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    sleep 0.15;
+
+    # a reset, not a close: no lingering, nothing more to read
+    setsockopt($s, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+    close $s;
+}
+
+# the queued tasks see their clients gone and end without computing
+my $deadline = time + 30;
+sleep 0.1 until metric('fib_in_flight') eq '0' || time > $deadline;
+
+is(metric('fib_in_flight'), 0, 'ssi: every task came back');
+ok(metric('fib_rejected_total{reason="subrequests"}') >= 3 * (300 - 64),
+   'ssi: beyond 64 tasks on one request, the includes are refused');
+ok(metric('fib_requests_total{outcome="cancelled"}') >= 3,
+   'ssi: the tasks of the pages that were reset are cancelled');
+is(get('/fib?num=20')->{body}, "6765\n", 'ssi: the worker serves');
+log_clean('ssi');
+
+stop_nginx();
+
+# }}}
+
+# {{{ nginx -s stop with tasks queued: they give up, nobody is killed
+
+start_nginx('thread_pool fib threads=1 max_queue=64;', <<"END");
+    fib_thread_pool fib;
+
+    server {
+        listen 127.0.0.1:$port;
+        location /fib { fib; fib_max_num 93; }
+        location /fib_status { fib_status; }
+    }
+END
+
+my @conns = map { send_req('/fib?num=40') } 1 .. 20;
+$deadline = time + 10;
+sleep 0.05 until metric('fib_in_flight') eq '20' || time > $deadline;
+is(metric('fib_in_flight'), 20, 'stop: 20 tasks queued or running');
+
+mark_log();
+ok(stop_nginx('TERM'), 'stop: nginx exits');
+wait_all(\@conns, 5);
+is(log_count(qr/exited on signal 9/), 0,
+   'stop: the worker was not killed by its master');
+log_clean('stop');
+
+# }}}
+
+# {{{ finished results waiting for readers: bounded by fib_max_memory
+
+my $listen = $h2_new ? "listen 127.0.0.1:$port;\n        http2 on;"
+                     : "listen 127.0.0.1:$port http2;";
+
+SKIP: {
+    skip 'nginx without HTTP/2', 5 if !$h2;
+    skip 'nghttp (nghttp2-client) is not installed', 5
+        if system('nghttp --version >/dev/null 2>&1') != 0;
+
+    start_nginx('thread_pool fib threads=2 max_queue=1000;', <<"END");
+    fib_thread_pool fib;
+    fib_max_memory 16m;
+
+    server {
+        $listen
+        location /fib { fib; fib_algorithm fast; }
+    }
+
+    server {
+        listen 127.0.0.1:$plain_port;
+        location /fib { fib; fib_algorithm fast; }
+        location /fib_status { fib_status; }
+    }
+END
+    $status_port = $plain_port;
+
+    my $worker = worker_pid();
+    get('/fib?num=1000000');
+    my $before = rss_kb($worker);
+
+    # 8 connections of 120 streams of F(10^6), 209 kB each, that grant
+    # no flow-control window: every finished body stays in the worker
+    my @clients;
+    for (1 .. 8) {
+        my $pid = fork();
+        die "fork: $!" if !defined $pid;
+        if ($pid == 0) {
+            open STDOUT, '>', '/dev/null';
+            open STDERR, '>', '/dev/null';
+            exec('timeout', '20', 'nghttp', '-n', '-w', '0', '-W', '0',
+                 '-m', '120', "http://127.0.0.1:$port/fib?num=1000000");
+            exit 127;
+        }
+        push @clients, $pid;
+    }
+
+    # until every stream has been answered or refused
+    $deadline = time + 15;
+    while (time < $deadline) {
+        my $done = metric('fib_computations_total{algorithm="fast",'
+                          . 'mode="thread"}')
+                   + metric('fib_rejected_total{reason="memory"}');
+        last if $done >= 960 + 1;
+        sleep 0.2;
+    }
+
+    my $grown = rss_kb($worker) - $before;
+    my $held = metric('fib_memory_bytes');
+    my $refused = metric('fib_rejected_total{reason="memory"}');
+
+    ok($refused > 0, "h2: streams beyond the budget are refused ($refused)");
+    ok($held <= 16 * 1024 * 1024,
+       "h2: the results held stay within fib_max_memory ($held bytes)");
+    # 218 MB before the budget existed
+    ok($grown < 64 * 1024, "h2: the worker grew by $grown kB, not hundreds "
+                           . "of MB");
+
+    kill 'TERM', @clients;
+    waitpid($_, 0) for @clients;
+
+    $deadline = time + 10;
+    sleep 0.1 until metric('fib_memory_bytes') eq '0' || time > $deadline;
+    is(metric('fib_memory_bytes'), 0, 'h2: all of it is given back');
+    log_clean('h2');
+
+    stop_nginx();
+    undef $status_port;
+}
+
+# slow HTTP/1.1 readers: 2 MB bodies, small socket buffers, never read
+start_nginx('thread_pool fib threads=2 max_queue=100;', <<"END");
+    fib_thread_pool fib;
+    fib_max_memory 16m;
+
+    server {
+        listen 127.0.0.1:$port sndbuf=32k;
+        location /fib { fib; fib_algorithm fast; fib_max_num 10000000; }
+        location /fib_status { fib_status; }
+    }
+END
+
+my @slow;
+for (1 .. 20) {
+    my $s = IO::Socket::INET->new(Proto => 'tcp') or die $!;
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack('i', 4096));
+    $s->connect(Socket::pack_sockaddr_in($port,
+                                         Socket::inet_aton('127.0.0.1')))
+        or die "connect: $!";
+    $s->autoflush(1);
+    push @slow, send_req('/fib?num=10000000', $s);
+}
+
+# read the status line of each, and no more
+my %status;
+for my $c (@slow) {
+    my $sel = IO::Select->new($c->{sock});
+    my $head = '';
+    my $until = time + 20;
+    while ($head !~ /\r\n\r\n/ && time < $until) {
+        last if !$sel->can_read($until - time);
+        last if !sysread($c->{sock}, my $buf, 1);
+        $head .= $buf;
+    }
+    my ($code) = ($head =~ m{^HTTP/1\.1 (\d+)});
+    $status{$code // 'none'}++;
+}
+
+ok(($status{200} // 0) >= 1, 'slow: some are answered');
+ok(($status{503} // 0) >= 1, 'slow: the others are refused with 503');
+ok(metric('fib_memory_bytes') <= 16 * 1024 * 1024,
+   'slow: the results held stay within fib_max_memory');
+
+close $_->{sock} for @slow;
+
+$deadline = time + 10;
+sleep 0.1 until metric('fib_memory_bytes') eq '0' || time > $deadline;
+is(metric('fib_memory_bytes'), 0, 'slow: all of it is given back');
+log_clean('slow');
+
+stop_nginx();
+
+# }}}
+
+# {{{ a worker killed with tasks in flight: its gauges go with it
+
+start_nginx('thread_pool fib threads=1 max_queue=64;', <<"END");
+    fib_thread_pool fib;
+
+    server {
+        listen 127.0.0.1:$port;
+        location /fib { fib; fib_max_num 93; }
+        location /fib_status { fib_status; }
+    }
+END
+
+my $victim = worker_pid();
+@conns = map { send_req('/fib?num=45') } 1 .. 3;
+$deadline = time + 10;
+sleep 0.05 until metric('fib_in_flight') eq '3' || time > $deadline;
+
+mark_log();
+kill 'SEGV', $victim;
+wait_all(\@conns, 10);
+
+$deadline = time + 10;
+sleep 0.05 until (worker_pid() // $victim) != $victim || time > $deadline;
+
+is(metric('fib_in_flight'), 0, 'crash: a dead worker leaves no task behind');
+is(log_count(qr/worker process $victim exited on signal 11/), 1,
+   'crash: the worker was killed by the test');
+log_clean('crash', qr/worker process $victim exited on signal 11/);
+
+stop_nginx();
+
+# }}}
+
+done_testing();
