@@ -52,10 +52,15 @@ ASAN_BUILD  := $(BUILD)/asan
 ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer -fPIC \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
+# the real Test::Nginx when the caller's PERL5LIB (or the system) has it,
+# else the local runner in front of the caller's PERL5LIB
+TEST_PERL5LIB = $$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                   && echo "$$PERL5LIB" \
+                   || echo "$(CURDIR)/t/lib$${PERL5LIB:+:$$PERL5LIB}")
+
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_LOAD_MODULES=$(MODULE) \
-           PERL5LIB=$$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
-                       || echo $(CURDIR)/t/lib)
+           PERL5LIB=$(TEST_PERL5LIB)
 
 .PHONY: all build deps deps-valgrind deps-bench deps-fuzz run test \
         test-unit test-nginx test-valgrind test-asan bench fuzz soak deb \
