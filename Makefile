@@ -21,6 +21,11 @@ BUILD       ?= $(CURDIR)/build
 NGINX       ?= /usr/sbin/nginx
 NGINX_SRC   ?= /usr/share/nginx/src
 
+# a port nothing listens on now, unless the caller names one
+TEST_NGINX_PORT ?= $(shell perl -MIO::Socket::INET -e \
+    'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", \
+                                 LocalPort => 0)->sockport')
+
 # what Debian's own nginx was compiled with (see `nginx -V`)
 CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
                -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
@@ -60,6 +65,7 @@ TEST_PERL5LIB = $$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_LOAD_MODULES=$(MODULE) \
+           TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
            PERL5LIB=$(TEST_PERL5LIB)
 
 .PHONY: all build deps deps-valgrind deps-bench deps-fuzz run test \
@@ -219,7 +225,8 @@ test-deb: deb
 
 test-builds: deps
 	$(call install_missing,$(DEB_SRCBUILD))
-	bash t/builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
+	TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
+	    bash t/builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
 
 soak: build
 	$(call install_missing,wrk curl)
