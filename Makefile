@@ -12,6 +12,8 @@
 #   make test-deb       install it into this machine's nginx, test, remove
 #   make test-builds    upstream nginx source: dynamic, static, no threads
 #   make deps           install the Debian packages that are missing
+#   make deps-build     only those to build (what make run needs)
+#   make deps-test      only those to test
 #   make clean
 
 SHELL := /bin/bash
@@ -68,7 +70,7 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
            PERL5LIB=$(TEST_PERL5LIB)
 
-.PHONY: all build deps deps-valgrind deps-bench deps-fuzz run test \
+.PHONY: all build deps deps-build deps-test deps-valgrind deps-bench deps-fuzz run test \
         test-unit test-nginx test-valgrind test-asan bench fuzz soak deb \
         test-deb test-builds clean
 
@@ -93,8 +95,13 @@ define install_missing
 	fi
 endef
 
-deps:
-	$(call install_missing,$(DEB_BUILD) $(DEB_TEST))
+deps: deps-build deps-test
+
+deps-build:
+	$(call install_missing,$(DEB_BUILD))
+
+deps-test:
+	$(call install_missing,$(DEB_TEST))
 
 deps-valgrind:
 	$(call install_missing,$(DEB_VALGRIND))
@@ -118,7 +125,7 @@ $(NGX_BUILD)/objs/Makefile: config $(NGINX_SRC)/conf_flags
 	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log \
 	    || { cat $(BUILD)/configure.log; exit 1; }
 
-build: deps
+build: deps-build
 	$(MAKE) --no-print-directory $(NGX_BUILD)/objs/Makefile
 	$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_fib_module.so $(MODULE).tmp
@@ -129,17 +136,17 @@ $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	$(CC) $(UNIT_CFLAGS) -I. -o $@ t/unit/test_fib_core.c fib_core.c \
 	    -lcmocka $(LIBS)
 
-test-unit: deps
+test-unit: deps-build deps-test
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
-test-nginx: build
+test-nginx: build deps-test
 	$(TEST_ENV) prove -r t
 
 test: test-unit test-nginx
 
 # valgrind prints its findings on stderr; any of them fails the run
-test-valgrind: build deps-valgrind
+test-valgrind: build deps-test deps-valgrind
 	set -o pipefail; \
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r t \
 	    2> >(tee $(BUILD)/valgrind.log >&2); rc=$$?; \
