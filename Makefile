@@ -1,18 +1,4 @@
-# ngx_http_fib_module
-#
-#   make                build build/ngx_http_fib_module.so for Debian's nginx
-#   make run            build, then nginx in the foreground, 127.0.0.1:$(PORT)
-#   make test           build, core unit tests, the Test::Nginx suite
-#   make test-valgrind  the Test::Nginx suite with nginx under valgrind
-#   make bench          throughput and latency against baselines and peers
-#   make fuzz           libFuzzer on the core's parser and computation
-#   make test-asan      the suites with the module built with ASan and UBSan
-#   make soak           a bounded mixed load with aborts, reloads, timeouts
-#   make deb            the Debian package libnginx-mod-http-fib (unsigned)
-#   make test-deb       install it into this machine's nginx, test, remove
-#   make test-builds    upstream nginx source: dynamic, static, no threads
-#   make deps           install the Debian packages that are missing
-#   make clean
+# ngx_http_fib_module: `make help` lists every target, one line each.
 
 SHELL := /bin/bash
 
@@ -20,6 +6,19 @@ PORT        ?= 8080
 BUILD       ?= $(CURDIR)/build
 NGINX       ?= /usr/sbin/nginx
 NGINX_SRC   ?= /usr/share/nginx/src
+
+# `make install`: Debian's module directory unless told otherwise
+DESTDIR     ?=
+MODULES_DIR ?= /usr/lib/nginx/modules
+
+# the one place the version is written: `config`, which also hands it to
+# the C code as NGX_HTTP_FIB_VERSION
+VERSION     := $(shell sed -n 's/^ngx_http_fib_version=//p' $(CURDIR)/config)
+
+# a port nothing listens on now, unless the caller names one
+TEST_NGINX_PORT ?= $(shell perl -MIO::Socket::INET -e \
+    'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", \
+                                 LocalPort => 0)->sockport')
 
 # what Debian's own nginx was compiled with (see `nginx -V`)
 CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
@@ -52,16 +51,31 @@ ASAN_BUILD  := $(BUILD)/asan
 ASAN_CC_OPT := -g -O1 -fno-omit-frame-pointer -fPIC \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
+# the real Test::Nginx when the caller's PERL5LIB (or the system) has it,
+# else the local runner in front of the caller's PERL5LIB
+TEST_PERL5LIB = $$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
+                   && echo "$$PERL5LIB" \
+                   || echo "$(CURDIR)/t/lib$${PERL5LIB:+:$$PERL5LIB}")
+
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_LOAD_MODULES=$(MODULE) \
-           PERL5LIB=$$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
-                       || echo $(CURDIR)/t/lib)
+           TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
+           PERL5LIB=$(TEST_PERL5LIB)
 
-.PHONY: all build deps deps-valgrind deps-bench deps-fuzz run test \
-        test-unit test-nginx test-valgrind test-asan bench fuzz soak deb \
-        test-deb test-builds clean
+.PHONY: all build install deps deps-build deps-test deps-valgrind \
+        deps-bench deps-fuzz run test test-unit test-nginx test-valgrind \
+        test-asan bench fuzz soak deb test-deb test-builds version help \
+        clean
 
-all: build
+all: build ## the same as make build
+
+# Each user-facing target carries a "## " description on its rule line.
+help: ## this list
+	@sed -n 's/^\([a-z][a-z-]*\):.*## \(.*\)/\1\t\2/p' \
+	    $(firstword $(MAKEFILE_LIST)) | expand -t 16 | sed 's/^/make /'
+
+version: ## print the module's version (from config)
+	@echo $(VERSION)
 
 # Installs what is missing when run as root; otherwise says what to run.
 define install_missing
@@ -82,16 +96,21 @@ define install_missing
 	fi
 endef
 
-deps:
-	$(call install_missing,$(DEB_BUILD) $(DEB_TEST))
+deps: deps-build deps-test ## deps-build and deps-test
 
-deps-valgrind:
+deps-build: ## install the Debian packages missing to build
+	$(call install_missing,$(DEB_BUILD))
+
+deps-test: ## install the Debian packages missing to test
+	$(call install_missing,$(DEB_TEST))
+
+deps-valgrind: ## install valgrind if missing
 	$(call install_missing,$(DEB_VALGRIND))
 
-deps-fuzz:
+deps-fuzz: ## install clang and its fuzzer runtime if missing
 	$(call install_missing,$(DEB_FUZZ))
 
-deps-bench:
+deps-bench: ## install wrk, gnuplot and the Lua peer if missing
 	$(call install_missing,$(DEB_BENCH))
 	-$(call install_missing,$(DEB_PEERS))
 
@@ -107,28 +126,32 @@ $(NGX_BUILD)/objs/Makefile: config $(NGINX_SRC)/conf_flags
 	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log \
 	    || { cat $(BUILD)/configure.log; exit 1; }
 
-build: deps
+build: deps-build ## the module alone: build/ngx_http_fib_module.so
 	$(MAKE) --no-print-directory $(NGX_BUILD)/objs/Makefile
 	$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_fib_module.so $(MODULE).tmp
 	mv -f $(MODULE).tmp $(MODULE)
+
+install: build ## copy the module to DESTDIR/MODULES_DIR
+	install -d $(DESTDIR)$(MODULES_DIR)
+	install -m 0644 $(MODULE) $(DESTDIR)$(MODULES_DIR)/ngx_http_fib_module.so
 
 $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)
 	$(CC) $(UNIT_CFLAGS) -I. -o $@ t/unit/test_fib_core.c fib_core.c \
 	    -lcmocka $(LIBS)
 
-test-unit: deps
+test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
-test-nginx: build
+test-nginx: build deps-test ## the Test::Nginx suite: prove -r t
 	$(TEST_ENV) prove -r t
 
-test: test-unit test-nginx
+test: test-unit test-nginx ## build, test-unit, then test-nginx
 
 # valgrind prints its findings on stderr; any of them fails the run
-test-valgrind: build deps-valgrind
+test-valgrind: build deps-test deps-valgrind ## the suite under valgrind
 	set -o pipefail; \
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r t \
 	    2> >(tee $(BUILD)/valgrind.log >&2); rc=$$?; \
@@ -141,7 +164,7 @@ test-valgrind: build deps-valgrind
 # The module and core built with AddressSanitizer and UBSan, loaded into
 # Debian's nginx with the sanitizer runtime preloaded.  Reports go to
 # files; any report fails the run.
-test-asan: deps
+test-asan: deps ## the suite, the module built with ASan and UBSan
 	rm -rf $(ASAN_BUILD)
 	mkdir -p $(ASAN_BUILD)/reports
 	cp -r $(NGINX_SRC) $(ASAN_BUILD)/nginx
@@ -177,7 +200,7 @@ $(BUILD)/fuzz/%: fuzz/%.c fib_core.c fib_core.h
 	clang -g -O1 -Wall -Werror -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -I. -o $@ $< fib_core.c $(LIBS)
 
-fuzz: deps deps-fuzz
+fuzz: deps deps-fuzz ## libFuzzer on the core's parser and computation
 	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(BUILD)/fuzz/corpus-$$t; \
@@ -195,7 +218,7 @@ fuzz: deps deps-fuzz
 # Debian's own tooling (dh-sequence-nginx) on a copy of the tree; it
 # configures inside /usr/share/nginx/src, so the Makefile it leaves there
 # is removed again when it was not there before.
-deb:
+deb: ## the package libnginx-mod-http-fib in build/deb, unsigned
 	$(call install_missing,$(DEB_PACKAGING))
 	rm -rf $(BUILD)/deb
 	mkdir -p $(BUILD)/deb/src
@@ -208,15 +231,16 @@ deb:
 	[ $$rc = 0 ] || { tail -40 $(BUILD)/deb/build.log; exit 1; }
 	ls -l $(BUILD)/deb/*.deb
 
-test-deb: deb
+test-deb: deb ## install the package here, test it, remove it
 	$(call install_missing,curl)
 	bash t/deb/run.sh $(BUILD)/deb
 
-test-builds: deps
+test-builds: deps ## upstream nginx source: dynamic, static, no threads
 	$(call install_missing,$(DEB_SRCBUILD))
-	bash t/builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
+	TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
+	    bash t/builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
 
-soak: build
+soak: build ## bounded mixed load: aborts, reloads, 412s, SSI, HTTP/2
 	$(call install_missing,wrk curl nghttp2-client)
 	bash t/soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
@@ -225,7 +249,7 @@ $(BUILD)/corebench: bench/corebench.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)
 	$(CC) $(CC_OPT) -I. -o $@ bench/corebench.c fib_core.c $(LIBS)
 
-bench: build deps-bench
+bench: build deps-bench ## throughput and latency against baselines
 	$(MAKE) --no-print-directory $(BUILD)/corebench
 	bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
 
@@ -289,12 +313,12 @@ http {
 endef
 export RUN_CONF
 
-run: build
+run: build ## nginx in the foreground on 127.0.0.1:PORT (8080)
 	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp
 	echo "$$RUN_CONF" > $(BUILD)/run/conf/nginx.conf
 	@echo "serving on http://127.0.0.1:$(PORT)/fib?num=10 (Ctrl-C stops)"
 	exec $(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr \
 	    -g 'daemon off;'
 
-clean:
+clean: ## remove build/ and t/servroot
 	rm -rf $(BUILD) t/servroot

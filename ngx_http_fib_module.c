@@ -1238,6 +1238,11 @@ ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "cannot be combined with \"fib_status\" in one location";
     }
 
+    if (clcf->handler != NULL) {
+        return "cannot follow another content handler, such as "
+               "\"proxy_pass\", in one location";
+    }
+
     flcf->enable = 1;
     flcf->enable_at.file = &cf->conf_file->file.name;
     flcf->enable_at.line = cf->conf_file->line;

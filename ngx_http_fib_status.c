@@ -18,9 +18,13 @@
 #include "ngx_http_fib_module.h"
 
 
+/* "config" passes the version as a bare token: no quoting to go wrong */
 #ifndef NGX_HTTP_FIB_VERSION
-#define NGX_HTTP_FIB_VERSION           "0.1.0"
+#define NGX_HTTP_FIB_VERSION           unknown
 #endif
+
+#define ngx_http_fib_str(x)            #x
+#define ngx_http_fib_xstr(x)           ngx_http_fib_str(x)
 
 
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
@@ -255,10 +259,10 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
 
     p = ngx_slprintf(p, last,
             "# HELP fib_build_info The module's version and the nginx "
-            "it was built for.\n"
+            "it runs in.\n"
             "# TYPE fib_build_info gauge\n"
             "fib_build_info{version=\"%s\",nginx=\"%s\"} 1\n",
-            NGX_HTTP_FIB_VERSION, NGINX_VERSION);
+            ngx_http_fib_xstr(NGX_HTTP_FIB_VERSION), NGINX_VERSION);
 
     p = ngx_slprintf(p, last,
             "# HELP fib_requests_total Requests to fib locations, "

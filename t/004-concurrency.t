@@ -17,7 +17,9 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
+           || IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                    LocalPort => 0)->sockport;
 my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-conc';
 my $modules = join '', map { "load_module $_;\n" }
                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';

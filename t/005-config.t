@@ -149,6 +149,11 @@ bad('fib_max_memory in a location',
 bad('fib and fib_status in one location',
     qr/"fib_status" directive cannot be combined with "fib"/,
     '', '', 'fib; fib_status;');
+bad('fib after proxy_pass in one location',
+    qr/"fib" directive cannot follow another content handler/,
+    '', '', 'proxy_pass http://127.0.0.1:1; fib;');
+good('proxy_pass after fib in one location: the proxy takes over', '', '',
+     'fib; proxy_pass http://127.0.0.1:1;');
 bad('fib_status and fib in one location',
     qr/"fib" directive cannot be combined with "fib_status"/,
     '', '', 'fib_status; fib;');

@@ -165,7 +165,7 @@ qr/\A$::PromLine+\z/
 --- request
 GET /fib_status
 --- response_body_like eval
-qr/\A\Q# HELP fib_build_info The module's version and the nginx it was built for.
+qr/\A\Q# HELP fib_build_info The module's version and the nginx it runs in.
 # TYPE fib_build_info gauge\E
 fib_build_info\{version="\d+\.\d+\.\d+",nginx="\d+\.\d+\.\d+"\} 1\n.*\Q
 # TYPE fib_requests_total counter
@@ -243,3 +243,17 @@ Content-Type: text/plain; version=0.0.4
 DELETE /fib_status
 --- error_code: 405
 --- response_body_like: 405 Not Allowed
+
+
+
+=== TEST 14: fib_build_info carries the version that config declares
+--- config
+    location /fib_status {
+        fib_status;
+    }
+--- request
+GET /fib_status
+--- response_body_like eval
+my ($v) = (do { local $/; open my $f, '<', 'config' or die; <$f> }
+           =~ /^ngx_http_fib_version=(\S+)$/m);
+qr/^fib_build_info\{version="\Q$v\E",nginx="\d+\.\d+\.\d+"\} 1$/m

@@ -108,7 +108,8 @@ for b in $BUILDS; do
             TEST_NGINX_LOAD_MODULES="$modules" \
             TEST_NGINX_SERVROOT="$dir/servroot" \
             PERL5LIB=$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
-                       || echo "$REPO/t/lib") \
+                       && echo "${PERL5LIB:-}" \
+                       || echo "$REPO/t/lib${PERL5LIB:+:$PERL5LIB}") \
             prove -r t)
     then
         echo "test-builds: $b: passed in $((SECONDS - start)) s"

@@ -2,8 +2,11 @@
 #
 # make test-deb: installs the package built by make deb into this
 # machine's nginx, checks that /etc/nginx/modules-enabled loads it
-# (nginx -t), serves /fib with the system nginx binary on a test port of
-# 127.0.0.1, then removes the package, leaving the machine as it was.
+# (nginx -t), that it ships the README and the README's Synopsis as an
+# example that nginx -t accepts, serves /fib from a thread pool of its own
+# with the system nginx binary on a test port of 127.0.0.1
+# (DEB_TEST_PORT), then removes the package, leaving the machine as it
+# was.
 #
 # usage: t/deb/run.sh DEB_DIR
 
@@ -12,6 +15,9 @@ set -euo pipefail
 DEB_DIR=$1
 PORT=${DEB_TEST_PORT:-18087}
 PKG=libnginx-mod-http-fib
+DOC=/usr/share/doc/$PKG
+MODULES=/usr/lib/nginx/modules
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d)
 
 if [ "$(id -u)" != 0 ]; then
@@ -65,13 +71,34 @@ check "modules-enabled loads it" \
 check "nginx -t accepts the system configuration with it" \
       "nginx -t -q 2> '$WORK/t.log'"
 
+# the README's Synopsis, as make deb's debian/rules extracts it
+awk '/^## Synopsis/ { s = 1 } b && /^```$/ { exit } b { print }
+     s && /^```nginx$/ { b = 1 }' "$REPO/README.md" > "$WORK/synopsis.conf"
+
+check "it ships the README" \
+      "zcat -f $DOC/README.md* | cmp -s - '$REPO/README.md'"
+check "and the README's Synopsis as examples/nginx.conf" \
+      "[ -s '$WORK/synopsis.conf' ] \
+       && cmp -s $DOC/examples/nginx.conf '$WORK/synopsis.conf'"
+
+# its logs go to the test's directory, not to /var/log/nginx
+check "nginx -t accepts the example with the installed module" \
+      "sed 's|/var/log/nginx/|$WORK/|g' $DOC/examples/nginx.conf \
+           > '$WORK/example.conf' \
+       && grep -qx 'load_module $MODULES/ngx_http_fib_module.so;' \
+           '$WORK/example.conf' \
+       && nginx -t -q -c '$WORK/example.conf' -e '$WORK/example.log' \
+              2> '$WORK/t.log'"
+
 # the system binary with the enabled modules, on a test port
 cat > "$WORK/nginx.conf" <<CONF
 include /etc/nginx/modules-enabled/*.conf;
 error_log $WORK/error.log;
 pid $WORK/nginx.pid;
+thread_pool fib threads=2 max_queue=64;
 events {}
 http {
+    fib_thread_pool fib;
     access_log off;
     client_body_temp_path $WORK;
     proxy_temp_path $WORK;
@@ -80,7 +107,7 @@ http {
     scgi_temp_path $WORK;
     server {
         listen 127.0.0.1:$PORT;
-        location /fib { fib; }
+        location = /fib { fib; }
     }
 }
 CONF

@@ -33,12 +33,24 @@ my $MasterOn = 0;
 my $WorkerConnections = 64;
 
 my $Binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $Port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+my $Port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
+           || free_port();
 my $ServRoot = $ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot';
 my $UseValgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 
 $ENV{TEST_NGINX_SERVER_PORT} = $Port;
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
+
+# A port of 127.0.0.1 that nothing listens on now: a fixed default fails
+# every block when something else holds it.
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp')
+        or die "no free port on 127.0.0.1: $!\n";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
 
 my $NginxPid;        # the nginx we started and still run
 my $ChildPid;        # set when nginx is our own child (valgrind mode)
@@ -160,7 +172,7 @@ http {
 $http
 
     server {
-        listen $Port;
+        listen 127.0.0.1:$Port;
         server_name localhost;
 
         root $ServRoot/html;

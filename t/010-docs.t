@@ -1,0 +1,371 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# The README against what it describes: the Synopsis is a complete
+# nginx.conf that nginx -t accepts, examples use exact locations, what a
+# missing load_module says, the Makefile's targets and help, the .ci/run
+# sentence, the version, the license, make install, which packages
+# make run installs, and how make test finds Test::Nginx and a port.
+
+use strict;
+use warnings;
+
+use Test::More;
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use File::Compare qw(compare);
+use IO::Socket::INET;
+use Cwd qw(cwd abs_path);
+
+my $repo = abs_path(cwd());
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $root = ($ENV{TEST_NGINX_SERVROOT} || "$repo/t/servroot") . '-docs';
+my @so = split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
+my $tmp = tempdir(CLEANUP => 1);
+
+END {
+    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
+}
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or die "$file: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+sub nginx_t {
+    my ($conf) = @_;
+
+    make_path("$root/conf", "$root/logs");
+
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+
+    my $out = `$nginx -t -p $root/ -c $root/conf/nginx.conf -e stderr 2>&1`;
+    return ($? == 0, $out);
+}
+
+# make in this repository, without the caller's make flags
+sub make {
+    my ($env, @args) = @_;
+
+    local %ENV = %ENV;
+    delete @ENV{qw(MAKEFLAGS MAKELEVEL MFLAGS)};
+
+    for my $k (keys %$env) {
+        if (defined $env->{$k}) {
+            $ENV{$k} = $env->{$k};
+        } else {
+            delete $ENV{$k};
+        }
+    }
+
+    my $cmd = join ' ', map { "'$_'" } 'make', '--no-print-directory',
+                                       '-C', $repo, @args;
+    my $out = `$cmd 2>&1`;
+    return wantarray ? ($? == 0, $out) : $out;
+}
+
+# the value of a Makefile variable, as a recipe sees it
+sub make_var {
+    my ($env, $var) = @_;
+
+    my $out = make($env, '-s', '--eval',
+                   "print-var: ; \@echo \"[\$($var)]\"", 'print-var');
+    return $out =~ /\[(.*)\]/ ? $1 : "no value: $out";
+}
+
+sub can_bind {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => $port, ReuseAddr => 1);
+    return defined $s;
+}
+
+my $readme = slurp("$repo/README.md");
+my $makefile = slurp("$repo/Makefile");
+
+# {{{ the Synopsis
+
+my ($synopsis) = $readme =~ /^## Synopsis\n.*?^```nginx\n(.*?)^```\n/ms;
+
+ok(defined $synopsis, 'the Synopsis has an nginx block');
+$synopsis //= '';
+
+like($synopsis, qr/\A(?:#[^\n]*\n)*load_module \S+;\n/,
+     'it starts with load_module');
+like($synopsis, qr/^events \{/m, 'it has an events block');
+like($synopsis, qr/^http \{/m, 'and an http block');
+
+SKIP: {
+    skip 'the Synopsis declares a thread_pool: nginx without threads', 3
+        if !$threads;
+
+    # the module just built instead of the installed one, and the logs in
+    # the test's directory; nothing else is changed
+    my $conf = $synopsis;
+    my $load = join '', map { "load_module $_;\n" } @so;
+
+    my $debian = '/usr/lib/nginx/modules/ngx_http_fib_module.so';
+
+    is($conf =~ s{^load_module \Q$debian\E;\n}{$load}m, 1,
+       'it loads the module from Debian\'s directory');
+    $conf =~ s{/var/log/nginx/}{$root/logs/}g;
+
+    my ($ok, $out) = nginx_t($conf);
+    ok($ok, 'nginx -t accepts the Synopsis') or diag($out);
+
+    skip 'the module is built into this nginx', 1 if !@so;
+
+    $conf =~ s/^load_module .*\n//mg;
+    ($ok, $out) = nginx_t($conf);
+    like($out, qr/unknown directive "fib_thread_pool" in \S+:\d+/,
+         'without load_module it stops at the first fib_ directive');
+}
+
+# every location in the README's nginx examples, make run's and the
+# package test's configurations is an exact one
+my @locations;
+
+for my $block ($readme =~ /^```nginx\n(.*?)^```\n/msg) {
+    push @locations, $block =~ /^\s*(location\b[^{]*)\{/mg;
+}
+
+my ($run_conf) = $makefile =~ /^define RUN_CONF\n(.*?)^endef/ms;
+push @locations, ($run_conf // '') =~ /^\s*(location\b[^{]*)\{/mg;
+push @locations, slurp("$repo/t/deb/run.sh") =~ /^\s*(location\b[^{]*)\{/mg;
+
+cmp_ok(scalar @locations, '>=', 5, 'the examples have locations');
+is_deeply([grep { !/^location = \S+\s*$/ } @locations], [],
+          'every example location is exact');
+
+# }}}
+# {{{ a missing load_module
+
+SKIP: {
+    skip 'the module is built into this nginx', 2 if !@so;
+
+    my ($ok, $out) = nginx_t(<<"END");
+events {}
+http {
+    server {
+        listen 127.0.0.1:1;
+        location = /fib {
+            fib;
+        }
+    }
+}
+END
+
+    ok(!$ok, 'nginx -t refuses fib without load_module');
+    like($out, qr/\[emerg\] (?:\d+#\d+: )?unknown directive "fib" in \S+:\d+/,
+         'with the README\'s message');
+}
+
+like($readme, qr/unknown directive "fib" in /,
+     'the README shows that message');
+
+# }}}
+# {{{ make help, the .ci/run sentence
+
+my @targets = $makefile =~ /^([a-z][a-z-]*):(?!=)/mg;
+my $help = make({}, 'help');
+my @listed = $help =~ /^make ([a-z][a-z-]*) +\S/mg;
+
+cmp_ok(scalar @targets, '>=', 20, 'the Makefile has its targets');
+is_deeply([sort @listed], [sort @targets],
+          'make help lists every target once');
+is(scalar(grep { length } split /\n/, $help), scalar @targets,
+   'one line each');
+like($readme, qr/`make help` lists every target/, 'the README points to it');
+
+my ($phony) = $makefile =~ /^\.PHONY:((?:.*\\\n)*.*)/m;
+is_deeply([sort split ' ', $phony =~ s/\\\n/ /gr], [sort @targets],
+          'every target is .PHONY');
+
+my @ci = slurp("$repo/.ci/run") =~ /^(make\b.*?)\s*$/mg;
+my ($sentence) = $readme =~ /^(`\.ci\/run`.*?)\n\n/ms;
+my @said = map { s/\s+/ /gr } ($sentence // '') =~ /`(make[^`]*)`/g;
+
+cmp_ok(scalar @ci, '>=', 1, '.ci/run runs make targets');
+is_deeply(\@said, \@ci, 'the README says what .ci/run runs, in order');
+
+# }}}
+# {{{ one version, the license, the changelog
+
+my ($version) = slurp("$repo/config") =~ /^ngx_http_fib_version=(\S+)$/m;
+
+like($version // '', qr/^\d+\.\d+\.\d+$/, 'config sets the version');
+$version //= 'none';
+
+is(make_var({}, 'VERSION'), $version, 'the Makefile reads it from config');
+is(make({}, '-s', 'version'), "$version\n", 'make version prints it');
+
+my ($deb_version) = slurp("$repo/debian/changelog") =~ /^\S+ \(([^)-]+)/;
+is($deb_version, $version, 'debian/changelog has the same version');
+
+my ($changelog_version) =
+    slurp("$repo/CHANGELOG.md") =~ /^## \[(\d[^\]]*)\]/m;
+is($changelog_version, $version, 'CHANGELOG.md\'s newest release is it');
+
+my @deb_names = $readme =~ /libnginx-mod-http-fib_([^_]+)_amd64\.deb/g;
+cmp_ok(scalar @deb_names, '>=', 1, 'the README names the package file');
+is_deeply([grep { $_ ne $version } @deb_names], [],
+          'with that version');
+
+SKIP: {
+    skip 'the module was not built by this Makefile', 1
+        if !-f "$repo/build/nginx/objs/Makefile";
+
+    like(slurp("$repo/build/nginx/objs/Makefile"),
+         qr/-DNGX_HTTP_FIB_VERSION=\Q$version\E\b/,
+         'config passes it to the C compiler');
+}
+
+sub license_text {
+    my ($text) = @_;
+    $text =~ s/^ ?\.$//mg;
+    $text =~ s/\s+/ /g;
+    return $text;
+}
+
+my $license = slurp("$repo/LICENSE");
+my ($deb_license) = slurp("$repo/debian/copyright")
+    =~ /^License: BSD-2-Clause\n(.*)\z/ms;
+
+like($license, qr/^Copyright \(c\) \d{4}, /, 'LICENSE names its holder');
+my $bsd2 = license_text($deb_license // 'none');
+like(license_text($license), qr/\Q$bsd2\E\s*\z/,
+     'LICENSE has the BSD 2-Clause text of debian/copyright');
+like($readme, qr/^## License\n\nBSD 2-Clause: see \[LICENSE\]\(LICENSE\)/m,
+     'the README says so');
+
+# }}}
+# {{{ make install
+
+SKIP: {
+    skip 'the suite runs another build of the module', 5
+        if "@so" ne "$repo/build/ngx_http_fib_module.so";
+
+    my ($ok, $out) = make({}, 'install', "DESTDIR=$tmp/stage");
+    my $installed = "$tmp/stage/usr/lib/nginx/modules/ngx_http_fib_module.so";
+
+    ok($ok, 'make install DESTDIR=...') or diag($out);
+    is(compare($installed, $so[0]), 0,
+       'puts the module in Debian\'s module directory under DESTDIR');
+    is(sprintf('%o', (stat $installed)[2] & 07777), '644', 'mode 0644');
+
+    ($ok, $out) = make({}, 'install', "DESTDIR=$tmp/other",
+                       'MODULES_DIR=/usr/local/nginx/modules');
+    ok($ok, 'make install MODULES_DIR=...') or diag($out);
+    ok(-f "$tmp/other/usr/local/nginx/modules/ngx_http_fib_module.so",
+       'puts it there');
+}
+
+# }}}
+# {{{ what make run and make test install
+
+my @build_debs = split ' ', make_var({}, 'DEB_BUILD');
+my @test_debs = grep { my $d = $_; !grep { $_ eq $d } @build_debs }
+                split ' ', make_var({}, 'DEB_TEST');
+
+ok((grep { $_ eq 'libcmocka-dev' } @test_debs)
+   && (grep { $_ eq 'libtest-base-perl' } @test_debs),
+   'cmocka and Test::Base are test packages');
+
+# make -n lists the package loops it would run
+my $dry_run = make({}, '-n', 'run');
+my $dry_test = make({}, '-n', 'test');
+my ($run_loops) = join ' ', $dry_run =~ /for p in ([^;]*);/g;
+my ($test_loops) = join ' ', $dry_test =~ /for p in ([^;]*);/g;
+
+like($run_loops, qr/\bliburiparser-dev\b/, 'make run installs build tools');
+is_deeply([grep { $run_loops =~ /(?:^|\s)\Q$_\E(?:\s|$)/ } @test_debs], [],
+          'and no test tools');
+is_deeply([grep { $test_loops !~ /(?:^|\s)\Q$_\E(?:\s|$)/ } @test_debs],
+          [], 'make test installs them');
+
+# }}}
+# {{{ how make test finds Test::Nginx (keeping the caller's PERL5LIB)
+
+my $stub = "$tmp/real/Test/Nginx";
+make_path($stub);
+open my $fh, '>', "$stub/Socket.pm" or die $!;
+print $fh "package Test::Nginx::Socket;\n1;\n";
+close $fh;
+
+my $system_has_it = system(q{env -u PERL5LIB perl -MTest::Nginx::Socket -e1 }
+                           . q{2>/dev/null}) == 0;
+
+is(make_var({ PERL5LIB => "$tmp/real" }, 'TEST_PERL5LIB'), "$tmp/real",
+   'a Test::Nginx on PERL5LIB: PERL5LIB is kept as it is');
+is(make_var({ PERL5LIB => "$tmp/real:$tmp/more" }, 'TEST_PERL5LIB'),
+   "$tmp/real:$tmp/more", 'all of it');
+is(make_var({ PERL5LIB => "$tmp/other" }, 'TEST_PERL5LIB'),
+   $system_has_it ? "$tmp/other" : "$repo/t/lib:$tmp/other",
+   'none: the local runner goes in front of it');
+is(make_var({ PERL5LIB => undef }, 'TEST_PERL5LIB'),
+   $system_has_it ? '' : "$repo/t/lib", 'no PERL5LIB: the local runner');
+
+# }}}
+# {{{ ports: free by default, 127.0.0.1 only, the README documents them
+
+my $port = make_var({ TEST_NGINX_PORT => undef }, 'TEST_NGINX_PORT');
+like($port, qr/^\d+$/, 'make test picks a port');
+ok(can_bind($port), 'one that is free');
+is(make_var({ TEST_NGINX_PORT => 22222 }, 'TEST_NGINX_PORT'), 22222,
+   'TEST_NGINX_PORT names it');
+
+my $runner_port = `env -u TEST_NGINX_PORT -u TEST_NGINX_SERVER_PORT \\
+                   perl -I$repo/t/lib -MTest::Nginx::Socket \\
+                   -e 'print server_port()'`;
+like($runner_port, qr/^\d+$/, 'the local runner picks one too');
+isnt($runner_port, 1984, 'not a fixed one');
+ok(can_bind($runner_port), 'a free one');
+
+# one block through the local runner: its nginx listens on 127.0.0.1
+my $t = "$tmp/listen.t";
+open $fh, '>', $t or die $!;
+print $fh <<'END';
+use Test::Nginx::Socket;
+plan tests => blocks() * 2;
+run_tests();
+__DATA__
+=== TEST 1: a block
+--- config
+    location = /t {
+        return 200 "ok\n";
+    }
+--- request
+GET /t
+--- response_body
+ok
+END
+close $fh;
+
+{
+    local %ENV = %ENV;
+    delete $ENV{TEST_NGINX_USE_VALGRIND};
+    $ENV{TEST_NGINX_NO_CLEAN} = 1;
+    $ENV{TEST_NGINX_SERVROOT} = "$tmp/servroot";
+    $ENV{TEST_NGINX_PORT} ||= $port;
+
+    my $out = `perl -I$repo/t/lib $t 2>&1`;
+    is($?, 0, 'the local runner runs a block') or diag($out);
+    like(-f "$tmp/servroot/conf/nginx.conf"
+         ? slurp("$tmp/servroot/conf/nginx.conf") : '',
+         qr/^\s*listen 127\.0\.0\.1:\Q$ENV{TEST_NGINX_PORT}\E;/m,
+         'with nginx listening on 127.0.0.1 only');
+}
+
+like($readme, qr/`TEST_NGINX_PORT=\d+ make test`/,
+     'the README shows TEST_NGINX_PORT');
+like($readme, qr/`DEB_TEST_PORT`/, 'and DEB_TEST_PORT');
+like(slurp("$repo/t/deb/run.sh"), qr/\$\{DEB_TEST_PORT:-/,
+     'which t/deb/run.sh reads');
+
+# }}}
+
+done_testing();
