@@ -10,7 +10,8 @@
 #   make soak           a bounded mixed load with aborts, reloads, timeouts
 #   make deb            the Debian package libnginx-mod-http-fib (unsigned)
 #   make test-deb       install it into this machine's nginx, test, remove
-#   make test-builds    upstream nginx source: dynamic, static, no threads
+#   make test-builds    upstream nginx source: dynamic, static, no threads,
+#                       and nginx 1.26 of Debian 13
 #   make deps           install the Debian packages that are missing
 #   make clean
 
@@ -44,7 +45,7 @@ SOAK_SECONDS ?= 120
 
 DEB_FUZZ    := clang libclang-rt-14-dev
 DEB_PACKAGING := debhelper dpkg-dev nginx-dev liburiparser-dev libgmp-dev
-DEB_SRCBUILD := dpkg-dev libpcre2-dev zlib1g-dev
+DEB_SRCBUILD := dpkg-dev libpcre2-dev zlib1g-dev libssl-dev
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_parse fuzz_compute
 
