@@ -34,7 +34,7 @@ UNIT_CFLAGS ?= -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -pthread
 LIBS        := -luriparser -lgmp -lm
 
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
-DEB_TEST    := libcmocka-dev libtest-base-perl perl curl
+DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
 DEB_VALGRIND := valgrind
 DEB_BENCH   := wrk gnuplot-nox curl
 # a peer: the benchmark skips it when it cannot be installed
