@@ -268,6 +268,8 @@ sub h2_wait {
 
 my ($r, $pid);
 
+# a servroot kept by TEST_NGINX_NO_CLEAN holds an older log
+remove_tree($root);
 start_nginx();
 
 # {{{ inline and offloaded, one stream each
