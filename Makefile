@@ -43,7 +43,7 @@ SOAK_SECONDS ?= 120
 
 DEB_FUZZ    := clang libclang-rt-14-dev
 DEB_PACKAGING := debhelper dpkg-dev nginx-dev liburiparser-dev libgmp-dev
-DEB_SRCBUILD := dpkg-dev libpcre2-dev zlib1g-dev
+DEB_SRCBUILD := dpkg-dev libpcre2-dev zlib1g-dev libssl-dev
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_parse fuzz_compute
 

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 #
 # make test-builds: the module against nginx's own source, as users build
-# it outside Debian.  The source is Debian's nginx source package (the
-# same version as the installed nginx), fetched with apt-get source
-# through a private apt configuration, so the machine's apt setup is not
-# changed.  Three builds, each followed by the whole test suite:
+# it outside Debian.  The source is the pristine upstream tarball of
+# Debian's nginx source packages, fetched with apt-get source through a
+# private apt configuration, so the machine's apt setup is not changed.
+# Four builds, each followed by the whole test suite:
 #
-#   dynamic   ./configure --with-compat --with-threads --add-dynamic-module
-#   static    ./configure --with-threads --add-module
-#   nothreads ./configure --add-module            (no thread pools at all)
+#   dynamic         ./configure --with-compat --with-threads
+#                       --add-dynamic-module
+#   static          ./configure --with-threads --add-module
+#   nothreads       ./configure --add-module      (no thread pools at all)
+#   trixie-dynamic  nginx 1.26 of Debian 13 (trixie):
+#                   ./configure --with-compat --with-threads
+#                       --with-http_v2_module --with-http_ssl_module
+#                       --add-dynamic-module
+#
+# The first three use the version of the machine's own nginx (1.22 on
+# Debian 12), the last the version that Debian 13 ships.
 #
 # usage: t/builds/run.sh REPO BUILD_DIR [BUILD...]
 
@@ -17,64 +25,116 @@ set -euo pipefail
 REPO=$1
 BUILD=$2
 shift 2
-BUILDS=${*:-dynamic static nothreads}
+BUILDS=${*:-dynamic static nothreads trixie-dynamic}
 
 WORK=$BUILD/builds
-APT=$WORK/apt
 
-mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" \
-         "$APT/sources.list.d"
+# The machine's Debian codename: its suites (bookworm, bookworm-security)
+# become trixie's when the trixie source is wanted.
+CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 
-# deb-src entries for the Debian archive this machine already uses
-{
+# Writes deb-src entries for the Debian archive this machine already uses
+# into DIR.  With TO, only the machine's main and security suites are
+# kept, renamed to TO and TO-security.
+write_sources() {
+    local dir=$1 to=${2:-} f
+
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [ -f "$f" ] || continue
-        awk '$1 == "deb" && /debian\.org/ { $1 = "deb-src"; print }' "$f"
-    done
-} > "$APT/sources.list.d/src.list"
+        awk -v from="$CODENAME" -v to="$to" '
+            $1 != "deb" || !/debian\.org/ { next }
+            {
+                $1 = "deb-src"
+                i = ($2 ~ /^\[/) ? 4 : 3
+                if (to != "") {
+                    if ($i == from) $i = to
+                    else if ($i == from "-security") $i = to "-security"
+                    else next
+                }
+                print
+            }' "$f"
+    done > "$dir/src.list"
 
-for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk 'BEGIN { RS = ""; ORS = "\n\n" }
-         /URIs:[^\n]*debian\.org/ && /Types:[^\n]*deb/ {
-             sub(/Types:[^\n]*/, "Types: deb-src"); print }' "$f"
-done > "$APT/sources.list.d/src.sources"
-
-apt_private() {
-    apt-get -q -o Dir::Etc::SourceList=/dev/null \
-        -o Dir::Etc::SourceParts="$APT/sources.list.d" \
-        -o Dir::State::Lists="$APT/lists" \
-        -o Dir::Cache="$APT/cache" "$@"
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk -v from="$CODENAME" -v to="$to" '
+            BEGIN { RS = ""; ORS = "\n\n" }
+            !/URIs:[^\n]*debian\.org/ || !/Types:[^\n]*deb/ { next }
+            {
+                sub(/Types:[^\n]*/, "Types: deb-src")
+                if (to != "") {
+                    match($0, /Suites:[^\n]*/)
+                    n = split(substr($0, RSTART + 7, RLENGTH - 7), s, " ")
+                    keep = ""
+                    for (i = 1; i <= n; i++) {
+                        if (s[i] == from) keep = keep " " to
+                        else if (s[i] == from "-security")
+                            keep = keep " " to "-security"
+                    }
+                    if (keep == "") next
+                    sub(/Suites:[^\n]*/, "Suites:" keep)
+                }
+                print
+            }' "$f"
+    done > "$dir/src.sources"
 }
 
-version=$(dpkg-query -W -f='${source:Version}' nginx)
-
+# Unpacks the upstream source of nginx into $WORK/SERIES/nginx-src, once:
+#   installed  the version of the machine's nginx, from its own suites
+#   trixie     the newest in trixie and trixie-security
+#
 # Only the pristine upstream tarball (the .orig.tar.gz) is used: these
 # are builds from nginx's own source, without Debian's patches.  The
-# archive may lack the .dsc of a security update; the tarball is enough.
-if [ ! -d "$WORK/nginx-src" ]; then
-    echo "test-builds: fetching the source of nginx $version"
-    apt_private update > "$WORK/apt.log" 2>&1 \
-        || { cat "$WORK/apt.log"; exit 1; }
-    (cd "$WORK" && apt_private source --download-only "nginx=$version" \
-        >> "$WORK/apt.log" 2>&1) || true
+# archive may lack the .dsc or .debian.tar.xz of a security update (seen:
+# 1.26.3-3+deb13u10, 404); the tarball is enough, and apt has checked it
+# against the signed Sources index.
+fetch_source() {
+    local series=$1 dir=$WORK/$1 apt=$WORK/$1/apt want orig
 
-    orig=$(ls "$WORK"/nginx_*.orig.tar.* 2>/dev/null | head -1)
+    [ -d "$dir/nginx-src" ] && return 0
+
+    mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" \
+             "$apt/sources.list.d"
+
+    case $series in
+    installed)
+        write_sources "$apt/sources.list.d"
+        want="nginx=$(dpkg-query -W -f='${source:Version}' nginx)" ;;
+    trixie)
+        write_sources "$apt/sources.list.d" trixie
+        want=nginx ;;
+    esac
+
+    apt_private() {
+        apt-get -q -o Dir::Etc::SourceList=/dev/null \
+            -o Dir::Etc::SourceParts="$apt/sources.list.d" \
+            -o Dir::State::Lists="$apt/lists" \
+            -o Dir::Cache="$apt/cache" "$@"
+    }
+
+    echo "test-builds: fetching the source of $want ($series)"
+    apt_private update > "$dir/apt.log" 2>&1 \
+        || { cat "$dir/apt.log"; exit 1; }
+    (cd "$dir" && apt_private source --download-only "$want" \
+        >> "$dir/apt.log" 2>&1) || true
+
+    orig=$(ls "$dir"/nginx_*.orig.tar.* 2>/dev/null | head -1)
     if [ -z "$orig" ]; then
-        cat "$WORK/apt.log"
+        cat "$dir/apt.log"
         exit 1
     fi
 
-    mkdir -p "$WORK/nginx-src"
-    tar -xf "$orig" -C "$WORK/nginx-src" --strip-components=1
-fi
-
-echo "test-builds: nginx $(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
-    "$WORK/nginx-src/src/core/nginx.h") from $(basename "$(ls "$WORK"/nginx_*.orig.tar.* | head -1)")"
+    mkdir -p "$dir/nginx-src"
+    tar -xf "$orig" -C "$dir/nginx-src" --strip-components=1
+    echo "test-builds: nginx $(sed -n \
+        's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
+        "$dir/nginx-src/src/core/nginx.h") from $(basename "$orig")"
+}
 
 failed=0
 
 for b in $BUILDS; do
+    series=installed
     case $b in
     dynamic)
         flags="--with-compat --with-threads --add-dynamic-module=$REPO" ;;
@@ -82,13 +142,20 @@ for b in $BUILDS; do
         flags="--with-threads --add-module=$REPO" ;;
     nothreads)
         flags="--add-module=$REPO" ;;
+    trixie-dynamic)
+        # what the tests use beyond the default modules: HTTP/2, SSL
+        series=trixie
+        flags="--with-compat --with-threads --with-http_v2_module"
+        flags="$flags --with-http_ssl_module --add-dynamic-module=$REPO" ;;
     *)
         echo "test-builds: unknown build $b"; exit 2 ;;
     esac
 
+    fetch_source $series
+
     dir=$WORK/$b
     rm -rf "$dir"
-    cp -r "$WORK/nginx-src" "$dir"
+    cp -r "$WORK/$series/nginx-src" "$dir"
 
     start=$SECONDS
     echo "test-builds: $b: ./configure $flags"
@@ -100,7 +167,8 @@ for b in $BUILDS; do
              exit 1; }
 
     modules=""
-    [ $b = dynamic ] && modules=$dir/objs/ngx_http_fib_module.so
+    [ -e "$dir/objs/ngx_http_fib_module.so" ] \
+        && modules=$dir/objs/ngx_http_fib_module.so
 
     echo "test-builds: $b: built in $((SECONDS - start)) s; running the suite"
 
