@@ -5,6 +5,7 @@
 #   make test           build, core unit tests, the Test::Nginx suite
 #   make test-valgrind  the Test::Nginx suite with nginx under valgrind
 #   make bench          throughput and latency against baselines and peers
+#   make sizing         per-core rates and cache-hit throughput, for planning
 #   make fuzz           libFuzzer on the core's parser and computation
 #   make test-asan      the suites with the module built with ASan and UBSan
 #   make soak           a bounded mixed load with aborts, reloads, timeouts
@@ -40,6 +41,7 @@ DEB_BENCH   := wrk gnuplot-nox curl
 DEB_PEERS   := libnginx-mod-http-lua
 
 BENCH_SECONDS ?= 6
+SIZING_SECONDS ?= 3
 SOAK_SECONDS ?= 120
 
 DEB_FUZZ    := clang libclang-rt-14-dev
@@ -58,7 +60,7 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
                        || echo $(CURDIR)/t/lib)
 
 .PHONY: all build deps deps-valgrind deps-bench deps-fuzz run test \
-        test-unit test-nginx test-valgrind test-asan bench fuzz soak deb \
+        test-unit test-nginx test-valgrind test-asan bench sizing fuzz soak deb \
         test-deb test-builds clean
 
 all: build
@@ -228,6 +230,12 @@ $(BUILD)/corebench: bench/corebench.c fib_core.c fib_core.h
 bench: build deps-bench
 	$(MAKE) --no-print-directory $(BUILD)/corebench
 	bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+
+# examples/cluster/ measured: what one backend core computes, what one
+# front core serves from its cache
+sizing: build deps-bench
+	$(MAKE) --no-print-directory $(BUILD)/corebench
+	bash bench/sizing.sh $(MODULE) $(BUILD) $(SIZING_SECONDS)
 
 define RUN_CONF
 load_module $(MODULE);
