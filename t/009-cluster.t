@@ -90,7 +90,7 @@ sub common_subs {
 }
 
 sub backend_conf {
-    my ($name, $pool) = @_;
+    my ($name, $pool, @more) = @_;
 
     template("$examples/backend/nginx.conf", $name,
         qr{^load_module \S+;$}m =>
@@ -98,7 +98,7 @@ sub backend_conf {
         qr{^        listen 8081;$}m => "        listen 127.0.0.1:$ports{$name};",
         qr{^thread_pool fib threads=2 max_queue=16;$}m =>
             "thread_pool fib $pool;",
-        common_subs($name));
+        common_subs($name), @more);
 }
 
 sub front_conf {
@@ -461,6 +461,14 @@ is(total('fib_requests_total', @backends) - $requests, 4,
 $c = get('front', '/fib/fast?num=40');
 is($c->{cache}, 'MISS', 'hits: another location is another entry');
 
+# an error is not cached, even under a key of the cache
+$requests = total('fib_requests_total', @backends);
+@conns = map { get('front', '/fib?num=43') } 1 .. 2;
+is(scalar(grep { $_->{status} ne '400' || $_->{cache} ne 'MISS' } @conns),
+   0, 'errors: a 400 is a MISS every time');
+is(total('fib_requests_total', @backends) - $requests, 2,
+   'errors: each reached a backend');
+
 # }}}
 
 # {{{ a graceful reload of a backend under load loses no request
@@ -483,6 +491,9 @@ is(scalar(grep {
    } @$done), 0, 'reload: with its number');
 ok(total('fib_requests_total', @backends) - $requests >= 60,
    'reload: every one was computed by a backend');
+ok((grep { /conn_req=([2-9]|\d\d)/ } log_lines('a', 'access.log'),
+                                     log_lines('b', 'access.log')) >= 1,
+   'keepalive: the front sends several requests on one connection');
 
 $deadline = time + 30;
 sleep 0.05 until !grep { alive($_) } @old_workers or time > $deadline;
@@ -519,6 +530,46 @@ $c = get('front', '/fib?num=41');
 is($c->{body}, "165580141\n", 'kill: and goes on answering alone');
 
 log_clean('a');
+
+# }}}
+
+# {{{ a computation past fib_timeout is tried on two backends, no more
+
+# a new front: the old one leaves b out for a while after its death
+stop_nginx($_) for qw(a front);
+for my $name (@backends) {
+    backend_conf($name, 'threads=2 max_queue=16',
+                 qr{^    fib_timeout 30s;$}m => '    fib_timeout 100ms;');
+    start_nginx($name);
+}
+start_nginx('front');
+
+# the backends are fresh: their counters start from zero
+$c = get('front', '/fib?num=42');
+is($c->{status}, '503', 'timeout: the client gets the 503');
+is($c->{body}, "the computation exceeded fib_timeout 100ms\n",
+   'timeout: which says why');
+is(total('fib_requests_total', @backends), 2,
+   'timeout: one retry, on the other backend');
+is(metric($_, 'fib_requests_total{outcome="timed_out"}'), 1,
+   "timeout: $_ timed out once") for @backends;
+
+log_clean($_) for @backends;
+
+# }}}
+
+# {{{ no backend at all: the client is told to retry later
+
+stop_nginx($_) for @backends;
+
+@conns = map { get('front', '/fib?num=39') } 1 .. 3;
+is(scalar(grep { $_->{status} ne '503' } @conns), 0,
+   'none: every client gets a 503');
+is(scalar(grep { $_->{data} !~ /\r\nRetry-After: 1\r\n/ } @conns), 0,
+   'none: with Retry-After: 1');
+is(scalar(grep { $_->{body} ne "no backend can answer: retry later\n" }
+          @conns), 0, 'none: which says why');
+
 log_clean('front');
 
 # }}}
