@@ -44,7 +44,10 @@ trap cleanup EXIT
 
 # sub FILE PATTERN REPLACEMENT: fails when the example no longer has it
 sub() {
-    grep -q -- "$2" "$1" || { echo "sizing: '$2' not in the example" >&2; exit 1; }
+    if ! grep -q -- "$2" "$1"; then
+        echo "sizing: '$2' not in the example" >&2
+        exit 1
+    fi
     sed -i "s#$2#$3#" "$1"
 }
 
@@ -98,6 +101,10 @@ sub "$conf" '^    access_log .*;$' '    access_log off;'
 start backend
 start front
 
+# others' work on the machine lowers every figure: the report says how
+# busy it was
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
 backend=http://127.0.0.1:$BACKEND_PORT
 front=http://127.0.0.1:$FRONT_PORT
 
@@ -117,7 +124,8 @@ wrk_run() {
         else if (v ~ /s$/) n *= 1000
         printf "%.2f\n", n }' "$out" > "$WORK/$name.p99"
     # wrk counts non-2xx answers and socket errors apart
-    awk '/Non-2xx/ { e += $5 } /Socket errors/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
+    awk '/Non-2xx/ { e += $5 }
+         /Socket errors/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 }
          END { print e + 0 }' "$out" > "$WORK/$name.errors"
 }
 
@@ -148,7 +156,10 @@ do
 
     core_ns=$("$corebench" "$algo" "$n" 5)
     rps=$(val "$name" rps)
-    rows+="| $algo | $n | $(calc %.0f "1e9 / $core_ns") | $rps | $(calc %.0f "$rps / $CORES") | $(val "$name" p99) | $(val "$name" errors) | $(calc %.1f "1000 / ($rps / $CORES * $TARGET_UTIL)") |"$'\n'
+    per_core=$(calc %.0f "$rps / $CORES")
+    rows+="| $algo | $n | $(calc %.0f "1e9 / $core_ns") | $rps | $per_core"
+    rows+=" | $(val "$name" p99) | $(val "$name" errors)"
+    rows+=" | $(calc %.1f "1000 / ($rps / $CORES * $TARGET_UTIL)") |"$'\n'
 done
 
 echo "sizing: front, cache hits (${DUR} s each)"
@@ -171,7 +182,9 @@ for spec in recursive:30 fast:100000 fast:1000000; do
     bytes=$(curl -s "$url" | wc -c)
     wrk_run "$name" 50 "$url"
     rps=$(val "$name" rps)
-    hit_rows+="| $algo | $n | $bytes | $rps | $(calc %.0f "$rps * $bytes * 8 / 1e6") | $(val "$name" p99) | $(val "$name" errors) |"$'\n'
+    hit_rows+="| $algo | $n | $bytes | $rps"
+    hit_rows+=" | $(calc %.0f "$rps * $bytes * 8 / 1e6")"
+    hit_rows+=" | $(val "$name" p99) | $(val "$name" errors) |"$'\n'
 done
 
 # {{{ the report
@@ -185,6 +198,7 @@ echo "The configurations are examples/cluster/ with ports and paths changed;"
 echo "the backend's pool has one thread per core (\`threads=$CORES\`), the front"
 echo "one worker. Latencies in ms. The machine is shared and wrk runs on it:"
 echo "figures are a floor, and vary by tens of percent between runs."
+echo "Load average (1, 5, 15 min) before the runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
 echo "## Backend: computations through nginx"
 echo

@@ -95,7 +95,8 @@ sub backend_conf {
     template("$examples/backend/nginx.conf", $name,
         qr{^load_module \S+;$}m =>
             join("\n", map { "load_module $_;" } @modules),
-        qr{^        listen 8081;$}m => "        listen 127.0.0.1:$ports{$name};",
+        qr{^        listen 8081;$}m =>
+            "        listen 127.0.0.1:$ports{$name};",
         qr{^thread_pool fib threads=2 max_queue=16;$}m =>
             "thread_pool fib $pool;",
         common_subs($name), @more);
