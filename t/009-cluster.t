@@ -213,14 +213,14 @@ sub log_clean {
 # {{{ HTTP
 
 sub send_req {
-    my ($name, $uri, $headers) = @_;
+    my ($name, $uri, $headers, $method) = @_;
 
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ports{$name}",
                                   Proto => 'tcp')
         or die "connect $name: $!";
     $s->autoflush(1);
-    print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\n" . ($headers // '')
-             . "Connection: close\r\n\r\n";
+    print $s ($method // 'GET') . " $uri HTTP/1.1\r\nHost: localhost\r\n"
+             . ($headers // '') . "Connection: close\r\n\r\n";
 
     return { sock => $s, data => '', uri => $uri };
 }
@@ -438,6 +438,11 @@ is(scalar(grep { $_->{cache} ne 'HIT' } @conns), 0,
 
 $c = get('front', '/fib?num=40', qq{If-None-Match: "fib-40"\r\n});
 is($c->{status}, '304', 'hits: If-None-Match is answered by the front');
+
+$c = get('front', '/fib?num=40', '', 'HEAD');
+ok($c->{status} eq '200' && $c->{cache} eq 'HIT' && $c->{body} eq ''
+   && $c->{data} =~ /\r\nContent-Length: 10\r\n/,
+   'hits: HEAD gets the headers of the cached answer');
 
 is(total('fib_requests_total', @backends) - $requests, 0,
    'hits: no request reached a backend');
