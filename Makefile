@@ -41,7 +41,7 @@ DEB_BENCH   := wrk gnuplot-nox curl
 DEB_PEERS   := libnginx-mod-http-lua
 
 BENCH_SECONDS ?= 6
-SIZING_SECONDS ?= 3
+SIZING_SECONDS ?= 2
 SOAK_SECONDS ?= 120
 
 DEB_FUZZ    := clang libclang-rt-14-dev
