@@ -1,0 +1,583 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# examples/cluster/ as operators would run it: one front nginx (cache,
+# load balancing, retries) and two fib backends, real processes on
+# 127.0.0.1, started from the example configurations with only ports,
+# paths and the module's location changed.  What is checked comes from
+# the answers, the front's access log and the backends' fib_status
+# counters.  The counters live in shared memory and survive reloads:
+# only their changes are compared.  Only the order of events is
+# asserted, never their timing.
+
+use strict;
+use warnings;
+
+use Test::More;
+use IO::Socket::INET;
+use IO::Select;
+use File::Path qw(make_path remove_tree);
+use Time::HiRes qw(sleep time);
+use Cwd qw(cwd);
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-cluster';
+my $examples = cwd() . '/examples/cluster';
+my @modules = split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+
+# t/004-concurrency.t uses $port itself
+my %ports = (front => $port + 10, a => $port + 11, b => $port + 12);
+my %master;
+
+if (`$nginx -V 2>&1` !~ /--with-threads/) {
+    plan skip_all => 'nginx is built without threads';
+}
+
+if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+    # three servers and bounded loads: nothing valgrind adds here that
+    # the other files do not check
+    plan skip_all => 'not under valgrind';
+}
+
+END {
+    for my $name (keys %master) {
+        stop_nginx($name);
+    }
+    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
+}
+
+# {{{ the example configurations, templated
+
+sub slurp {
+    my ($file) = @_;
+    open my $fh, '<', $file or die "$file: $!";
+    local $/;
+    return <$fh>;
+}
+
+# Each substitution must apply: an example that drifted from what the
+# test expects fails here rather than being tested half-changed.
+sub template {
+    my ($file, $name, @subs) = @_;
+
+    my $dir = "$root/$name";
+    my $conf = slurp($file);
+
+    while (my ($re, $to) = splice @subs, 0, 2) {
+        $conf =~ s/$re/$to/g
+            or BAIL_OUT("$file: nothing matches $re");
+    }
+
+    make_path("$dir/conf", "$dir/logs", "$dir/tmp");
+
+    open my $fh, '>', "$dir/conf/nginx.conf" or die $!;
+    print $fh $conf;
+    close $fh;
+}
+
+sub common_subs {
+    my ($name) = @_;
+    my $dir = "$root/$name";
+
+    return (
+        qr{/var/log/nginx/} => "$dir/logs/",
+        qr{/run/nginx-fib-\w+\.pid} => "$dir/logs/nginx.pid",
+        # the default temporary paths are Debian's, under /var/lib/nginx
+        qr{^http \{$}m => "http {\n"
+            . join('', map { "    ${_}_temp_path $dir/tmp;\n" }
+                           qw(client_body proxy fastcgi uwsgi scgi)),
+    );
+}
+
+sub backend_conf {
+    my ($name, $pool, @more) = @_;
+
+    template("$examples/backend/nginx.conf", $name,
+        qr{^load_module \S+;$}m =>
+            join("\n", map { "load_module $_;" } @modules),
+        qr{^        listen 8081;$}m =>
+            "        listen 127.0.0.1:$ports{$name};",
+        qr{^thread_pool fib threads=2 max_queue=16;$}m =>
+            "thread_pool fib $pool;",
+        common_subs($name), @more);
+}
+
+sub front_conf {
+    template("$examples/front/nginx.conf", 'front',
+        qr{^        listen 80;$}m => "        listen 127.0.0.1:$ports{front};",
+        qr{server 10\.0\.0\.11:8081 } => "server 127.0.0.1:$ports{a} ",
+        qr{server 10\.0\.0\.12:8081 } => "server 127.0.0.1:$ports{b} ",
+        qr{/var/cache/nginx/fib } => "$root/front/cache ",
+        common_subs('front'));
+}
+
+sub nginx_args {
+    my ($name) = @_;
+    my $dir = "$root/$name";
+    return ('-p', "$dir/", '-c', "$dir/conf/nginx.conf",
+            '-e', "$dir/logs/error.log");
+}
+
+sub nginx_t {
+    my ($name) = @_;
+    my $out = `$nginx @{[ nginx_args($name) ]} -t 2>&1`;
+    ok($? == 0, "$name: nginx -t accepts the example") or diag($out);
+}
+
+# }}}
+
+# {{{ processes
+
+sub alive {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh> // '';
+    return $stat !~ /^\d+ \(.*\) Z/s;
+}
+
+sub children {
+    my ($ppid) = @_;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // '';
+        close $fh;
+        push @pids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) /s && $2 == $ppid;
+    }
+    return @pids;
+}
+
+sub start_nginx {
+    my ($name) = @_;
+    my $dir = "$root/$name";
+
+    unlink "$dir/logs/nginx.pid";
+    system($nginx, nginx_args($name)) == 0
+        or BAIL_OUT("$name: nginx did not start");
+
+    my $deadline = time + 10;
+    until (-s "$dir/logs/nginx.pid") {
+        BAIL_OUT("$name: no nginx.pid") if time > $deadline;
+        sleep 0.01;
+    }
+
+    open my $fh, '<', "$dir/logs/nginx.pid" or die $!;
+    ($master{$name}) = (<$fh> =~ /(\d+)/);
+    close $fh;
+
+    until (IO::Socket::INET->new("127.0.0.1:$ports{$name}")) {
+        BAIL_OUT("$name: nginx does not listen") if time > $deadline;
+        sleep 0.01;
+    }
+}
+
+sub stop_nginx {
+    my ($name) = @_;
+    my $pid = delete $master{$name} or return;
+
+    kill 'QUIT', $pid;
+
+    my $deadline = time + 30;
+    while (alive($pid)) {
+        if (time > $deadline) {
+            kill 'KILL', $pid, children($pid);
+            last;
+        }
+        sleep 0.02;
+    }
+}
+
+# the lines of the logs whose names end in $suffix (the example's own
+# and the one given with -e)
+sub log_lines {
+    my ($name, $suffix) = @_;
+    my @lines;
+    for my $file (glob "$root/$name/logs/*$suffix") {
+        open my $fh, '<', $file or next;
+        push @lines, <$fh>;
+        close $fh;
+    }
+    return @lines;
+}
+
+sub log_clean {
+    my ($name) = @_;
+    my @bad = grep { /\[(alert|crit|emerg)\]|open socket|exited on signal/ }
+              log_lines($name, 'error.log');
+    is(scalar @bad, 0, "$name: no alert, crit or crash in the error log")
+        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
+}
+
+# }}}
+
+# {{{ HTTP
+
+sub send_req {
+    my ($name, $uri, $headers, $method) = @_;
+
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ports{$name}",
+                                  Proto => 'tcp')
+        or die "connect $name: $!";
+    $s->autoflush(1);
+    print $s ($method // 'GET') . " $uri HTTP/1.1\r\nHost: localhost\r\n"
+             . ($headers // '') . "Connection: close\r\n\r\n";
+
+    return { sock => $s, data => '', uri => $uri };
+}
+
+sub parse {
+    my ($c) = @_;
+    my ($head, $body) = split /\r\n\r\n/, $c->{data}, 2;
+    $head //= '';
+    ($c->{status}) = ($head =~ m{^HTTP/1\.\d (\d+)});
+    $c->{status} //= '';
+    ($c->{cache}) = ($head =~ /\r\nX-Cache-Status: (\w*)/i);
+    $c->{cache} //= '';
+    $c->{body} = $body // '';
+}
+
+# reads all the given connections to EOF
+sub wait_all {
+    my ($conns) = @_;
+
+    my $sel = IO::Select->new(map { $_->{sock} } @$conns);
+    my %by = map { (fileno($_->{sock}) => $_) } @$conns;
+    my $deadline = time + 60;
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read($deadline - time)) {
+            my $c = $by{fileno $s};
+            my $n = sysread($s, my $buf, 65536);
+            if ($n) {
+                $c->{data} .= $buf;
+                next;
+            }
+            $sel->remove($s);
+            close $s;
+        }
+    }
+
+    parse($_) for @$conns;
+}
+
+sub get {
+    my $c = send_req(@_);
+    wait_all([$c]);
+    return $c;
+}
+
+# Requests for every URI through the front, $width at a time; after
+# $after answers, $action runs once while the others are in flight.
+sub load {
+    my ($uris, $width, $after, $action) = @_;
+
+    my @todo = @$uris;
+    my (@done, %by);
+    my $sel = IO::Select->new();
+    my $in_flight_at_action;
+    my $deadline = time + 120;
+
+    my $start = sub {
+        my $c = send_req('front', shift @todo);
+        $sel->add($c->{sock});
+        $by{fileno $c->{sock}} = $c;
+    };
+
+    $start->() while @todo && $sel->count < $width;
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read($deadline - time)) {
+            my $c = $by{fileno $s};
+            my $n = sysread($s, my $buf, 65536);
+            if ($n) {
+                $c->{data} .= $buf;
+                next;
+            }
+            $sel->remove($s);
+            delete $by{fileno $s};
+            close $s;
+            parse($c);
+            push @done, $c;
+
+            if (@done == $after) {
+                $in_flight_at_action = $sel->count;
+                $action->();
+            }
+
+            $start->() if @todo;
+        }
+    }
+
+    return (\@done, $in_flight_at_action);
+}
+
+# the decimal length of F(n), n >= 2
+sub digits {
+    my ($n) = @_;
+    my $phi = (1 + sqrt 5) / 2;
+    return int($n * log($phi) / log(10) - log(sqrt 5) / log(10)) + 1;
+}
+
+sub metrics {
+    my ($name) = @_;
+    my $c = get($name, '/fib_status');
+    my %m = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
+            split /\n/, $c->{body};
+    return \%m;
+}
+
+sub metric {
+    my ($name, $metric) = @_;
+    return metrics($name)->{$metric} // 'missing';
+}
+
+# the sum of every series of a metric, over the given backends
+sub total {
+    my ($family, @names) = @_;
+    my $sum = 0;
+    for my $name (@names) {
+        my $m = metrics($name);
+        $sum += $m->{$_} for grep { /^\Q$family\E\{/ } keys %$m;
+    }
+    return $sum;
+}
+
+# }}}
+
+my ($c, @conns, $before, $done, $in_flight);
+
+# a cache left by an earlier run would turn misses into hits
+remove_tree($root);
+
+# {{{ the configurations pass nginx -t
+
+# backend a starts with a pool of one thread and no queue: one
+# computation fills it
+backend_conf('a', 'threads=1 max_queue=0');
+backend_conf('b', 'threads=2 max_queue=16');
+front_conf();
+
+nginx_t($_) for qw(a b front);
+
+start_nginx($_) for qw(a b front);
+
+# }}}
+
+# {{{ a backend whose pool is full answers 503; the front asks the other
+
+# a's only thread takes a long computation, asked of a directly
+my $occupant = send_req('a', '/fib?num=42');
+my $deadline = time + 10;
+sleep 0.02 until metric('a', 'fib_in_flight') == 1 || time > $deadline;
+
+my $refused = metric('a', 'fib_rejected_total{reason="queue_full"}');
+my @refusal;
+
+# least_conn sees two idle backends and alternates: some go to a
+for my $i (1 .. 10) {
+    push @refusal, get('front', '/fib/iterative?num=' . (20000 + $i));
+    last if metric('a', 'fib_rejected_total{reason="queue_full"}') > $refused
+            || metric('a', 'fib_in_flight') == 0;
+}
+
+ok(metric('a', 'fib_rejected_total{reason="queue_full"}') > $refused,
+   'refusal: the full backend refused a request of the front');
+is(scalar(grep { $_->{status} ne '200' } @refusal), 0,
+   'refusal: every client got a 200');
+is(scalar(grep {
+       my ($n) = $_->{uri} =~ /num=(\d+)/;
+       $_->{body} !~ /\A\d+\n\z/ || length($_->{body}) != digits($n) + 1
+   } @refusal), 0, 'refusal: with its number');
+ok((grep { /up_status=503, 200 / } log_lines('front', 'access.log')) >= 1,
+   'refusal: the front log shows a 503 from one and a 200 from the other');
+
+wait_all([$occupant]);
+is($occupant->{body}, "267914296\n", 'refusal: the occupant is answered');
+log_clean('a');
+
+# a gets the example's pool for the rest
+stop_nginx('a');
+backend_conf('a', 'threads=2 max_queue=16');
+start_nginx('a');
+
+# }}}
+
+# {{{ N concurrent misses for one N: one computation
+
+my @backends = qw(a b);
+
+$before = total('fib_computations_total', @backends);
+my $requests = total('fib_requests_total', @backends);
+
+@conns = map { send_req('front', '/fib?num=40') } 1 .. 20;
+wait_all(\@conns);
+
+is(scalar(grep { $_->{status} ne '200' || $_->{body} ne "102334155\n" }
+          @conns), 0, 'coalescing: 20 clients got F(40)');
+is(total('fib_computations_total', @backends) - $before, 1,
+   'coalescing: the backends computed it once');
+is(total('fib_requests_total', @backends) - $requests, 1,
+   'coalescing: one request reached a backend');
+is(scalar(grep { $_->{cache} eq 'MISS' } @conns), 1,
+   'coalescing: one MISS at the front');
+
+# }}}
+
+# {{{ what is cached is never asked of a backend again
+
+$requests = total('fib_requests_total', @backends);
+
+@conns = map { get('front', $_) }
+         ('/fib?num=40', '/fib?num=040', '/fib?num=40&x=1',
+          '/fib?x=1&num=0040', '/fib?a=1&num=40&b=2') x 3;
+
+is(scalar(grep { $_->{status} ne '200' || $_->{body} ne "102334155\n" }
+          @conns), 0, 'hits: 15 answers of F(40)');
+is(scalar(grep { $_->{cache} ne 'HIT' } @conns), 0,
+   'hits: every one a HIT, leading zeros and other arguments aside');
+
+$c = get('front', '/fib?num=40', qq{If-None-Match: "fib-40"\r\n});
+is($c->{status}, '304', 'hits: If-None-Match is answered by the front');
+
+$c = get('front', '/fib?num=40', '', 'HEAD');
+ok($c->{status} eq '200' && $c->{cache} eq 'HIT' && $c->{body} eq ''
+   && $c->{data} =~ /\r\nContent-Length: 10\r\n/,
+   'hits: HEAD gets the headers of the cached answer');
+
+is(total('fib_requests_total', @backends) - $requests, 0,
+   'hits: no request reached a backend');
+
+# what the backend may read differently from a plain num=N is never
+# served from the cache: it goes to a backend every time
+$requests = total('fib_requests_total', @backends);
+
+$c = get('front', '/fib?num=40&num=40');
+is($c->{body}, "num is given more than once\n",
+   'bypass: a repeated num is the backend\'s 400, not the cached F(40)');
+$c = get('front', '/fib?NUM=40');
+is($c->{body}, "num is missing: use ?num=N\n",
+   'bypass: NUM is not num to the backend, nor to the cache');
+
+@conns = map { get('front', '/fib?nu%6D=%34%30') } 1 .. 2;
+is(scalar(grep { $_->{body} ne "102334155\n" || $_->{cache} ne 'BYPASS' }
+          @conns), 0, 'bypass: a percent-encoded query is answered uncached');
+is(total('fib_requests_total', @backends) - $requests, 4,
+   'bypass: each of those reached a backend');
+
+$c = get('front', '/fib/fast?num=40');
+is($c->{cache}, 'MISS', 'hits: another location is another entry');
+
+# an error is not cached, even under a key of the cache
+$requests = total('fib_requests_total', @backends);
+@conns = map { get('front', '/fib?num=43') } 1 .. 2;
+is(scalar(grep { $_->{status} ne '400' || $_->{cache} ne 'MISS' } @conns),
+   0, 'errors: a 400 is a MISS every time');
+is(total('fib_requests_total', @backends) - $requests, 2,
+   'errors: each reached a backend');
+
+# }}}
+
+# {{{ a graceful reload of a backend under load loses no request
+
+$requests = total('fib_requests_total', @backends);
+my @old_workers = children($master{b});
+
+($done, $in_flight) = load(
+    [ map { '/fib/iterative?num=' . (100000 - $_) } 1 .. 60 ], 6, 10,
+    sub { kill 'HUP', $master{b} });
+
+ok($in_flight > 0, "reload: requests were in flight at the reload");
+is(scalar @$done, 60, 'reload: 60 answers');
+is(scalar(grep { $_->{status} ne '200' } @$done), 0,
+   'reload: every one a 200')
+    or diag(join ' ', map { $_->{status} } @$done);
+is(scalar(grep {
+       my ($n) = $_->{uri} =~ /num=(\d+)/;
+       length($_->{body}) != digits($n) + 1
+   } @$done), 0, 'reload: with its number');
+ok(total('fib_requests_total', @backends) - $requests >= 60,
+   'reload: every one was computed by a backend');
+ok((grep { /conn_req=([2-9]|\d\d)/ } log_lines('a', 'access.log'),
+                                     log_lines('b', 'access.log')) >= 1,
+   'keepalive: the front sends several requests on one connection');
+
+$deadline = time + 30;
+sleep 0.05 until !grep { alive($_) } @old_workers or time > $deadline;
+is(scalar(grep { alive($_) } @old_workers), 0,
+   'reload: the old workers of b exited');
+log_clean('b');
+
+# }}}
+
+# {{{ a killed backend costs the clients nothing
+
+$requests = metric('a', 'fib_requests_total{outcome="ok"}');
+
+($done, $in_flight) = load(
+    [ map { '/fib/iterative?num=' . (90000 - $_) } 1 .. 60 ], 6, 10,
+    sub {
+        my $pid = delete $master{b};
+        kill 'KILL', $pid, children($pid);
+    });
+
+ok($in_flight > 0, "kill: requests were in flight at the kill");
+is(scalar @$done, 60, 'kill: 60 answers');
+is(scalar(grep { $_->{status} ne '200' } @$done), 0,
+   'kill: every one a 200')
+    or diag(join ' ', map { $_->{status} } @$done);
+is(scalar(grep {
+       my ($n) = $_->{uri} =~ /num=(\d+)/;
+       length($_->{body}) != digits($n) + 1
+   } @$done), 0, 'kill: with its number');
+ok(metric('a', 'fib_requests_total{outcome="ok"}') - $requests >= 50,
+   'kill: the other backend answered the rest');
+
+$c = get('front', '/fib?num=41');
+is($c->{body}, "165580141\n", 'kill: and goes on answering alone');
+
+log_clean('a');
+
+# }}}
+
+# {{{ a computation past fib_timeout is tried on two backends, no more
+
+# a new front: the old one leaves b out for a while after its death
+stop_nginx($_) for qw(a front);
+for my $name (@backends) {
+    backend_conf($name, 'threads=2 max_queue=16',
+                 qr{^    fib_timeout 30s;$}m => '    fib_timeout 100ms;');
+    start_nginx($name);
+}
+start_nginx('front');
+
+# the backends are fresh: their counters start from zero
+$c = get('front', '/fib?num=42');
+is($c->{status}, '503', 'timeout: the client gets the 503');
+is($c->{body}, "the computation exceeded fib_timeout 100ms\n",
+   'timeout: which says why');
+is(total('fib_requests_total', @backends), 2,
+   'timeout: one retry, on the other backend');
+is(metric($_, 'fib_requests_total{outcome="timed_out"}'), 1,
+   "timeout: $_ timed out once") for @backends;
+
+log_clean($_) for @backends;
+
+# }}}
+
+# {{{ no backend at all: the client is told to retry later
+
+stop_nginx($_) for @backends;
+
+@conns = map { get('front', '/fib?num=39') } 1 .. 3;
+is(scalar(grep { $_->{status} ne '503' } @conns), 0,
+   'none: every client gets a 503');
+is(scalar(grep { $_->{data} !~ /\r\nRetry-After: 1\r\n/ } @conns), 0,
+   'none: with Retry-After: 1');
+is(scalar(grep { $_->{body} ne "no backend can answer: retry later\n" }
+          @conns), 0, 'none: which says why');
+
+log_clean('front');
+
+# }}}
+
+done_testing();
