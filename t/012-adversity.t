@@ -389,9 +389,14 @@ END
     ok($refused > 0, "h2: streams beyond the budget are refused ($refused)");
     ok($held <= 16 * 1024 * 1024,
        "h2: the results held stay within fib_max_memory ($held bytes)");
-    # 218 MB before the budget existed
-    ok($grown < 64 * 1024, "h2: the worker grew by $grown kB, not hundreds "
-                           . "of MB");
+    # 218 MB before the budget existed; under ASan freed memory waits in
+    # its quarantine and RSS says nothing
+    SKIP: {
+        skip 'RSS means nothing under AddressSanitizer', 1
+            if $ENV{ASAN_OPTIONS};
+        ok($grown < 64 * 1024, "h2: the worker grew by $grown kB, not "
+                               . "hundreds of MB");
+    }
 
     kill 'TERM', @clients;
     waitpid($_, 0) for @clients;
@@ -476,17 +481,18 @@ my $victim = worker_pid();
 $deadline = time + 10;
 sleep 0.05 until metric('fib_in_flight') eq '3' || time > $deadline;
 
+# SIGKILL as for a crash: AddressSanitizer would catch a SIGSEGV
 mark_log();
-kill 'SEGV', $victim;
+kill 'KILL', $victim;
 wait_all(\@conns, 10);
 
 $deadline = time + 10;
 sleep 0.05 until (worker_pid() // $victim) != $victim || time > $deadline;
 
 is(metric('fib_in_flight'), 0, 'crash: a dead worker leaves no task behind');
-is(log_count(qr/worker process $victim exited on signal 11/), 1,
+is(log_count(qr/worker process $victim exited on signal 9/), 1,
    'crash: the worker was killed by the test');
-log_clean('crash', qr/worker process $victim exited on signal 11/);
+log_clean('crash', qr/worker process $victim exited on signal 9/);
 
 stop_nginx();
 
