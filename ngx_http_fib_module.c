@@ -647,9 +647,11 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ctx->watch.log = r->connection->log;
     ngx_add_timer(&ctx->watch, NGX_HTTP_FIB_WATCH);
 
+    /*
+     * blocked, not r->aio, is what keeps the request and its pool: aio
+     * would also stop an upstream that post_action starts meanwhile.
+     */
     r->main->blocked++;
-    r->aio = 1;
-
     r->main->count++;
     r->write_event_handler = ngx_http_fib_waiting;
 
@@ -788,7 +790,6 @@ ngx_http_fib_completed(ngx_event_t *ev)
                    ctx->job.compute_ns / 1000 % 1000);
 
     r->main->blocked--;
-    r->aio = 0;
 
     if (r->write_event_handler == ngx_http_fib_waiting) {
         ngx_http_finalize_request(r, ngx_http_fib_respond(r, ctx));
