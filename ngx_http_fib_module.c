@@ -22,8 +22,12 @@
  */
 #define NGX_HTTP_FIB_MAX_BLOCKED       64
 
-/* how often the timer of a task in flight looks at its connection, ms */
-#define NGX_HTTP_FIB_WATCH             100
+/*
+ * How often the timer of a request whose task is out looks at it, ms: a
+ * discarded body hides a client's close from nginx, so more often then.
+ */
+#define NGX_HTTP_FIB_WATCH             1000
+#define NGX_HTTP_FIB_WATCH_DISCARDING  100
 
 /* at most one "queue full" line per worker per this many ms */
 #define NGX_HTTP_FIB_LOG_INTERVAL      1000
@@ -33,8 +37,10 @@
  * A worker's view of one thread pool.  nginx logs an error for every task
  * a full pool refuses (884k lines in a two-minute soak); to keep that to
  * about one a second, the worker remembers how many of its tasks were in
- * flight when a post last failed, refuses at that level itself, and asks
- * the pool again at most once per NGX_HTTP_FIB_LOG_INTERVAL.
+ * flight when a post last failed, posts no more than that itself, and
+ * asks the pool again at most once per NGX_HTTP_FIB_LOG_INTERVAL.  The
+ * requests beyond wait in the worker's own queue, in order, using no CPU
+ * until a task of theirs completes and makes room.
  */
 
 typedef struct {
@@ -44,6 +50,8 @@ typedef struct {
     ngx_atomic_t               in_flight;  /* posted, thread not done */
     ngx_atomic_int_t           limit;      /* in flight at the last refusal */
     ngx_msec_t                 learned;
+    ngx_queue_t                queue;      /* requests waiting for room */
+    ngx_event_t                retry;
 } ngx_http_fib_pool_t;
 
 
@@ -62,7 +70,8 @@ typedef struct {
     ngx_http_fib_where_t       max_num_at;        /* "fib_max_num" here */
     ngx_uint_t                 inline_max_cost;   /* ns */
     ngx_msec_t                 timeout;
-    ngx_uint_t                 thread_priority;
+    ngx_uint_t                 thread_priority;   /* as configured */
+    ngx_uint_t                 priority;          /* in force */
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
     ngx_http_fib_pool_t       *pool;
@@ -86,6 +95,7 @@ typedef struct {
 #if (NGX_THREADS)
     ngx_thread_task_t          task;
     ngx_event_t                watch;
+    ngx_queue_t                queue;
 #endif
 
     ngx_http_request_t        *request;
@@ -101,7 +111,8 @@ typedef struct {
     ngx_uint_t                 outcome;
     unsigned                   parsed:1;
     unsigned                   computed:1;
-    unsigned                   in_flight:1;
+    unsigned                   queued:1;      /* in the worker's queue */
+    unsigned                   in_flight:1;   /* posted to the pool */
 } ngx_http_fib_ctx_t;
 
 
@@ -132,12 +143,15 @@ static ngx_int_t ngx_http_fib_etag_match(ngx_http_request_t *r,
 #if (NGX_THREADS)
 static ngx_int_t ngx_http_fib_offload(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
-static ngx_int_t ngx_http_fib_post(ngx_http_fib_ctx_t *ctx,
-    ngx_http_fib_loc_conf_t *flcf);
+static ngx_int_t ngx_http_fib_post(ngx_http_fib_ctx_t *ctx);
+static void ngx_http_fib_next(ngx_http_fib_pool_t *fp);
+static void ngx_http_fib_retry(ngx_event_t *ev);
+static void ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc);
+static ngx_msec_t ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx);
 static void ngx_http_fib_thread(void *data, ngx_log_t *log);
 static void ngx_http_fib_completed(ngx_event_t *ev);
 static void ngx_http_fib_watch(ngx_event_t *ev);
-static void ngx_http_fib_waiting(ngx_http_request_t *r);
+static void ngx_http_fib_pending(ngx_http_request_t *r);
 static void ngx_http_fib_abort(void *data);
 #endif
 
@@ -254,8 +268,21 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       offsetof(ngx_http_fib_main_conf_t, max_memory),
       NULL },
 
+    { ngx_string("fib_max_waiting"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_fib_main_conf_t, max_waiting),
+      NULL },
+
       ngx_null_command
 };
+
+
+#if (NGX_THREADS)
+/* requests of this worker waiting in the queues of its pools */
+static ngx_uint_t  ngx_http_fib_queued;
+#endif
 
 
 static ngx_http_module_t  ngx_http_fib_module_ctx = {
@@ -600,15 +627,18 @@ static ngx_int_t
 ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_http_fib_loc_conf_t *flcf)
 {
-    ngx_thread_task_t   *task;
-    ngx_http_cleanup_t  *cln;
+    ngx_thread_task_t         *task;
+    ngx_http_cleanup_t        *cln;
+    ngx_http_fib_main_conf_t  *fmcf;
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->priority = flcf->thread_priority;
+    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
+
+    ctx->priority = flcf->priority;
     ctx->pool = flcf->pool;
 
     task = &ctx->task;
@@ -618,10 +648,21 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     task->event.data = ctx;
     task->event.log = r->connection->log;
 
-    if (ngx_http_fib_post(ctx, flcf) != NGX_OK) {
-        /* nothing was queued: the request is still ours to answer */
-        return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_QUEUE_FULL,
-                                   "thread pool queue is full");
+    /* first come, first served: nobody passes those already waiting */
+
+    if (!ngx_queue_empty(&ctx->pool->queue)
+        || ngx_http_fib_post(ctx) != NGX_OK)
+    {
+        if (ngx_http_fib_queued >= (ngx_uint_t) fmcf->max_waiting) {
+            /* nothing was queued: the request is still ours to answer */
+            return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_QUEUE_FULL,
+                                       "thread pool and fib_max_waiting "
+                                       "are full");
+        }
+
+        ngx_queue_insert_tail(&ctx->pool->queue, &ctx->queue);
+        ctx->queued = 1;
+        ngx_http_fib_queued++;
     }
 
     /*
@@ -630,8 +671,6 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
      */
 
     ctx->mode = NGX_HTTP_FIB_MODE_THREAD;
-    ctx->in_flight = 1;
-    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->in_flight, 1);
 
     cln->handler = ngx_http_fib_abort;
     cln->data = ctx;
@@ -645,7 +684,7 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ctx->watch.handler = ngx_http_fib_watch;
     ctx->watch.data = ctx;
     ctx->watch.log = r->connection->log;
-    ngx_add_timer(&ctx->watch, NGX_HTTP_FIB_WATCH);
+    ngx_add_timer(&ctx->watch, ngx_http_fib_watch_time(ctx));
 
     /*
      * blocked, not r->aio, is what keeps the request and its pool: aio
@@ -653,7 +692,7 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
      */
     r->main->blocked++;
     r->main->count++;
-    r->write_event_handler = ngx_http_fib_waiting;
+    r->write_event_handler = ngx_http_fib_pending;
 
     /*
      * Notice at once a client that goes away while its task waits or
@@ -672,15 +711,17 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 }
 
 
+/* posts the task if the pool has room, as far as this worker knows */
+
 static ngx_int_t
-ngx_http_fib_post(ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf)
+ngx_http_fib_post(ngx_http_fib_ctx_t *ctx)
 {
     ngx_int_t             rc;
     ngx_msec_t            now;
     ngx_atomic_int_t      in_flight;
     ngx_http_fib_pool_t  *fp;
 
-    fp = flcf->pool;
+    fp = ctx->pool;
     now = ngx_current_msec;
 
     if (fp->limit != NGX_MAX_INT_T_VALUE
@@ -697,9 +738,11 @@ ngx_http_fib_post(ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf)
     /* counted first: the thread may be done before post returns */
     (void) ngx_atomic_fetch_add(&fp->in_flight, 1);
 
-    rc = ngx_thread_task_post(flcf->thread_pool, &ctx->task);
+    rc = ngx_thread_task_post(fp->pool, &ctx->task);
 
     if (rc == NGX_OK) {
+        ctx->in_flight = 1;
+        (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->in_flight, 1);
         return NGX_OK;
     }
 
@@ -717,6 +760,92 @@ ngx_http_fib_post(ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf)
     }
 
     return NGX_DECLINED;
+}
+
+
+/* posts the requests waiting for this pool, in order, while it has room */
+
+static void
+ngx_http_fib_next(ngx_http_fib_pool_t *fp)
+{
+    ngx_queue_t         *q;
+    ngx_http_fib_ctx_t  *ctx;
+
+    while (!ngx_queue_empty(&fp->queue)) {
+        q = ngx_queue_head(&fp->queue);
+        ctx = ngx_queue_data(q, ngx_http_fib_ctx_t, queue);
+
+        if (ngx_http_fib_post(ctx) != NGX_OK) {
+
+            /*
+             * None of ours in flight, so no completion will call again:
+             * the pool is busy with others' tasks, or a thread that just
+             * finished one of ours has not yet gone back to waiting (a
+             * pool without a queue refuses until it has).
+             */
+            if (fp->in_flight == 0 && !fp->retry.timer_set) {
+                fp->retry.log = ngx_cycle->log;
+                ngx_add_timer(&fp->retry, 1);
+            }
+
+            return;
+        }
+
+        ngx_queue_remove(q);
+        ctx->queued = 0;
+        ngx_http_fib_queued--;
+    }
+}
+
+
+static void
+ngx_http_fib_retry(ngx_event_t *ev)
+{
+    ngx_http_fib_next(ev->data);
+}
+
+
+/*
+ * A waiting request leaves the queue without computing: the completion
+ * runs from the posted events, as it would after a thread, so that no
+ * handler finalizes the request from inside nginx's own cleanup.
+ */
+
+static void
+ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc)
+{
+    ngx_queue_remove(&ctx->queue);
+    ctx->queued = 0;
+    ngx_http_fib_queued--;
+
+    ctx->job.rc = rc;
+
+    ngx_post_event(&ctx->task.event, &ngx_posted_events);
+}
+
+
+static ngx_msec_t
+ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx)
+{
+    uint64_t    now;
+    ngx_msec_t  t;
+
+    t = ctx->request->main->discard_body ? NGX_HTTP_FIB_WATCH_DISCARDING
+                                         : NGX_HTTP_FIB_WATCH;
+
+    if (ctx->queued) {
+        /* a waiting request's deadline is the timer's to keep */
+
+        now = fib_now_ns();
+
+        if (ctx->job.deadline_ns <= now) {
+            return 1;
+        }
+
+        t = ngx_min(t, (ctx->job.deadline_ns - now) / 1000000 + 1);
+    }
+
+    return t;
 }
 
 
@@ -771,9 +900,14 @@ ngx_http_fib_completed(ngx_event_t *ev)
         ngx_del_timer(&ctx->watch);
     }
 
-    ctx->in_flight = 0;
-    ctx->computed = 1;
-    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->in_flight, -1);
+    if (ctx->in_flight) {
+        ctx->in_flight = 0;
+        ctx->computed = 1;
+        (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->in_flight, -1);
+
+        /* the thread made room: the next request waiting takes it */
+        ngx_http_fib_next(ctx->pool);
+    }
 
     ngx_http_fib_release(ctx, ctx->work);
 
@@ -791,7 +925,7 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
     r->main->blocked--;
 
-    if (r->write_event_handler == ngx_http_fib_waiting) {
+    if (r->write_event_handler == ngx_http_fib_pending) {
         ngx_http_finalize_request(r, ngx_http_fib_respond(r, ctx));
 
     } else {
@@ -821,16 +955,24 @@ ngx_http_fib_watch(ngx_event_t *ev)
 
     if (c->read->eof || c->error) {
         ngx_http_fib_abort(ctx);
+
+    } else if (ctx->queued) {
+        ngx_http_fib_next(ctx->pool);
+
+        if (ctx->queued && ctx->job.deadline_ns <= fib_now_ns()) {
+            ngx_http_fib_unqueue(ctx, FIB_ERR_TIMEOUT);
+        }
     }
 
-    ngx_add_timer(ev, NGX_HTTP_FIB_WATCH);
+    /* until the completion, which deletes it */
+    ngx_add_timer(ev, ngx_http_fib_watch_time(ctx));
 }
 
 
 /* nothing to write while the task is out; its completion answers */
 
 static void
-ngx_http_fib_waiting(ngx_http_request_t *r)
+ngx_http_fib_pending(ngx_http_request_t *r)
 {
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: waiting for the thread pool");
@@ -844,17 +986,24 @@ ngx_http_fib_abort(void *data)
 {
     ngx_http_fib_ctx_t *ctx = data;
 
-    if (!ctx->in_flight) {
+    if (!ctx->queued && !ctx->in_flight) {
         return;
     }
 
-    ctx->outcome = NGX_HTTP_FIB_CANCELLED;
+    if (ctx->outcome != NGX_HTTP_FIB_CANCELLED) {
+        ctx->outcome = NGX_HTTP_FIB_CANCELLED;
 
-    if (atomic_exchange(&ctx->job.cancel, 1) == 0) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "fib: client closed the connection, "
                       "cancelling F(%uL)", ctx->num);
     }
+
+    if (ctx->queued) {
+        ngx_http_fib_unqueue(ctx, FIB_ERR_CANCELLED);
+        return;
+    }
+
+    atomic_store(&ctx->job.cancel, 1);
 }
 
 #endif
@@ -1478,6 +1627,7 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
     }
 
     fmcf->max_memory = NGX_CONF_UNSET_SIZE;
+    fmcf->max_waiting = NGX_CONF_UNSET;
 
     fmcf->zone = ngx_http_fib_add_zone(cf);
     if (fmcf->zone == NULL) {
@@ -1501,6 +1651,7 @@ ngx_http_fib_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_fib_main_conf_t *fmcf = conf;
 
     ngx_conf_init_size_value(fmcf->max_memory, 64 * 1024 * 1024);
+    ngx_conf_init_value(fmcf->max_waiting, 1024);
 
     return NGX_CONF_OK;
 }
@@ -1547,7 +1698,7 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               20000);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 30000);
     ngx_conf_merge_uint_value(conf->thread_priority, prev->thread_priority,
-                              NGX_HTTP_FIB_PRIORITY_IDLE);
+                              NGX_CONF_UNSET_UINT);
 
     /*
      * The default limit follows the algorithm in force here, about a
@@ -1623,6 +1774,26 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    /*
+     * A thread keeps its scheduling class: the idle class only by default
+     * on a pool the operator named, never on nginx's "default" pool that
+     * "aio threads" shares.
+     */
+
+    if (conf->thread_priority != NGX_CONF_UNSET_UINT) {
+        conf->priority = conf->thread_priority;
+
+    } else if (conf->thread_pool != NULL
+               && conf->thread_pool
+                  == ngx_thread_pool_get(cf->cycle,
+                                         &ngx_http_fib_default_pool))
+    {
+        conf->priority = NGX_HTTP_FIB_PRIORITY_NORMAL;
+
+    } else {
+        conf->priority = NGX_HTTP_FIB_PRIORITY_IDLE;
+    }
+
 #endif
 
     return NGX_CONF_OK;
@@ -1657,6 +1828,12 @@ ngx_http_fib_pool(ngx_conf_t *cf, ngx_thread_pool_t *tp)
 
     fp->pool = tp;
     fp->limit = NGX_MAX_INT_T_VALUE;
+    ngx_queue_init(&fp->queue);
+
+    /* the waiting requests' own timers hold an exiting worker, not this */
+    fp->retry.handler = ngx_http_fib_retry;
+    fp->retry.data = fp;
+    fp->retry.cancelable = 1;
 
     fpp = ngx_array_push(&fmcf->pools);
     if (fpp == NULL) {

@@ -68,6 +68,7 @@ typedef struct {
 typedef struct {
     ngx_shm_zone_t            *zone;
     size_t                     max_memory;
+    ngx_int_t                  max_waiting;
     ngx_array_t                pools;      /* of ngx_http_fib_pool_t * */
 } ngx_http_fib_main_conf_t;
 

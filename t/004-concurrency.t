@@ -42,10 +42,11 @@ END {
 }
 
 sub write_conf {
-    my ($pool, $location, $workers, $listen) = @_;
+    my ($pool, $location, $workers, $listen, $http) = @_;
 
     $workers //= 1;
     $listen //= '';
+    $http //= '';
 
     make_path("$root/conf", "$root/logs", "$root/tmp");
 
@@ -71,6 +72,7 @@ http {
     fastcgi_temp_path $root/tmp;
     uwsgi_temp_path $root/tmp;
     scgi_temp_path $root/tmp;
+    $http
 
     server {
         listen 127.0.0.1:$port $listen;
@@ -84,6 +86,11 @@ http {
             fib_thread_pool fib;
             fib_max_num 93;
             $location
+        }
+
+        location /dflt {
+            fib;
+            fib_thread_pool default;
         }
     }
 }
@@ -219,11 +226,18 @@ sub get {
     return $c;
 }
 
+sub metric {
+    my ($name) = @_;
+    my $c = get('/fib_status');
+    return $c->{body} =~ /^\Q$name\E (\S+)$/m ? $1 : 'missing';
+}
+
 my ($c, @conns, @order);
 
 # {{{ overflow: a pool without a queue answers 503 beyond its threads
 
-start_nginx('threads=1 max_queue=0', '');
+# nothing waits in the worker's own queue either
+start_nginx('threads=1 max_queue=0', '', 1, '', 'fib_max_waiting 0;');
 
 # until its thread waits for work, a pool without a queue takes nothing
 for (1 .. 50) {
@@ -250,7 +264,7 @@ is(scalar(grep { $_->{data} !~ /\r\nRetry-After: 1\r\n/ } @busy), 0,
    'overflow: every 503 has Retry-After: 1');
 is(scalar(grep { $_->{body} ne "the server is busy: retry later\n" } @busy),
    0, 'overflow: every 503 says why');
-is(log_count(qr/\[warn\].*fib: thread pool queue is full/), 1,
+is(log_count(qr/\[warn\].*fib: thread pool and fib_max_waiting are full/), 1,
    'overflow: one warning for the burst, not one per request');
 ok(log_count(qr/thread pool "fib" queue overflow/) <= 1,
    "overflow: at most one of nginx's own overflow errors, not one per 503");
@@ -381,13 +395,106 @@ log_clean('timeout');
 
 stop_nginx();
 
-# {{{ the status page sums every worker and survives a reload
+# {{{ the worker's queue: a flood of clients, leavers, deadlines
 
-sub metric {
-    my ($name) = @_;
-    my $c = get('/fib_status');
-    return $c->{body} =~ /^\Q$name\E (\S+)$/m ? $1 : 'missing';
+# a short queue: the accepted requests complete, the others are refused
+start_nginx('threads=1 max_queue=0', '', 1, '', 'fib_max_waiting 4;');
+for (1 .. 50) {
+    last if get('/fib?num=25')->{status} eq '200';
+    sleep 0.05;
 }
+mark_log();
+
+@conns = map { send_req('/fib?num=36') } 1 .. 20;
+wait_all(\@conns);
+
+@ok = grep { $_->{status} eq '200' } @conns;
+@busy = grep { $_->{status} eq '503' } @conns;
+
+ok(@ok >= 5, 'flood: the running one and the 4 waiting ones are answered');
+ok(@busy >= 1, 'flood: beyond fib_max_waiting, 503');
+is(@ok + @busy, 20, 'flood: nothing but 200 and 503');
+is(scalar(grep { $_->{body} ne "14930352\n" } @ok), 0,
+   'flood: every 200 is F(36)');
+is(scalar(grep { $_->{data} !~ /\r\nRetry-After: 1\r\n/ } @busy), 0,
+   'flood: every 503 has Retry-After: 1');
+log_clean('flood');
+stop_nginx();
+
+# the default queue: with one thread and no pool queue, nobody is refused
+start_nginx('threads=1 max_queue=0', '');
+mark_log();
+
+@conns = map { send_req('/fib?num=30') } 1 .. 40;
+wait_all(\@conns);
+
+is(scalar(grep { $_->{status} eq '200' && $_->{body} eq "832040\n" }
+          @conns), 40, 'queue: 40 requests on one thread all answered');
+
+# clients that leave while they wait: they leave the queue, no work done
+mark_log();
+$heavy = send_req('/fib?num=40');
+$deadline = time + 10;
+sleep 0.02 until metric('fib_in_flight') eq '1' || time > $deadline;
+
+my @gone = map { send_req('/fib?num=' . (36 + $_)) } 1 .. 3;
+$deadline = time + 10;
+sleep 0.02 until log_count(qr/fib: offloaded F\(39\)/) || time > $deadline;
+close $_->{sock} for @gone;
+
+wait_all([$heavy]);
+is($heavy->{body}, "102334155\n", 'queue: the running request finishes');
+
+$deadline = time + 5;
+sleep 0.05 until log_count(qr/fib: F\(3[789]\) finished/) == 3
+                 || time > $deadline;
+
+is(log_count(qr/fib: client closed the connection, cancelling F\(3[789]\)/),
+   3, 'queue: the waiting requests of clients that left are cancelled');
+is(log_count(qr/fib: F\(3[789]\) finished: cancelled in 0\.000ms/), 3,
+   'queue: without computing');
+log_clean('queue');
+stop_nginx();
+
+# a waiting request meets its deadline while the task before it runs
+start_nginx('threads=1 max_queue=0', 'fib_timeout 300ms;');
+mark_log();
+
+@conns = map { send_req('/fib?num=60') } 1 .. 3;
+wait_all(\@conns);
+
+is(scalar(grep { $_->{status} eq '503' } @conns), 3,
+   'deadline: running and waiting requests end in 503');
+is(log_count(qr/fib: F\(60\) finished: timed out in 0\.000ms/), 2,
+   'deadline: the waiting ones without computing');
+log_clean('deadline');
+stop_nginx();
+
+# }}}
+
+# {{{ nginx's default pool, which aio threads shares, keeps the normal class
+
+start_nginx('threads=1 max_queue=16', '');
+mark_log();
+is(get('/dflt?num=32')->{body}, "2178309\n", 'default pool: computed');
+
+($worker) = map { /\[debug\] (\d+)#\d+: \*\d+ fib: offloaded/ ? $1 : () }
+            log_lines();
+my @classes;
+for my $stat (glob "/proc/$worker/task/*/stat") {
+    open my $fh, '<', $stat or next;
+    my @f = split ' ', (<$fh> =~ s/^.*\) //sr);
+    close $fh;
+    push @classes, $f[38];
+}
+ok(@classes > 1, 'default pool: the worker has pool threads');
+is(scalar(grep { $_ == 5 } @classes), 0,
+   'default pool: no thread of it is in the idle class');
+stop_nginx();
+
+# }}}
+
+# {{{ the status page sums every worker and survives a reload
 
 # reuseport spreads connections over both workers by their ports
 start_nginx('threads=1 max_queue=64', '', 2, 'reuseport');
