@@ -145,6 +145,7 @@ static ngx_int_t ngx_http_fib_offload(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
 static ngx_int_t ngx_http_fib_post(ngx_http_fib_ctx_t *ctx);
 static void ngx_http_fib_next(ngx_http_fib_pool_t *fp);
+static void ngx_http_fib_retry_soon(ngx_http_fib_pool_t *fp);
 static void ngx_http_fib_retry(ngx_event_t *ev);
 static void ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc);
 static ngx_msec_t ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx);
@@ -663,6 +664,9 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         ngx_queue_insert_tail(&ctx->pool->queue, &ctx->queue);
         ctx->queued = 1;
         ngx_http_fib_queued++;
+        (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->waiting, 1);
+
+        ngx_http_fib_retry_soon(ctx->pool);
     }
 
     /*
@@ -776,24 +780,31 @@ ngx_http_fib_next(ngx_http_fib_pool_t *fp)
         ctx = ngx_queue_data(q, ngx_http_fib_ctx_t, queue);
 
         if (ngx_http_fib_post(ctx) != NGX_OK) {
-
-            /*
-             * None of ours in flight, so no completion will call again:
-             * the pool is busy with others' tasks, or a thread that just
-             * finished one of ours has not yet gone back to waiting (a
-             * pool without a queue refuses until it has).
-             */
-            if (fp->in_flight == 0 && !fp->retry.timer_set) {
-                fp->retry.log = ngx_cycle->log;
-                ngx_add_timer(&fp->retry, 1);
-            }
-
+            ngx_http_fib_retry_soon(fp);
             return;
         }
 
         ngx_queue_remove(q);
         ctx->queued = 0;
         ngx_http_fib_queued--;
+        (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->waiting, -1);
+    }
+}
+
+
+/*
+ * Requests wait and none of ours is in flight, so no completion will
+ * post them: the pool is busy with others' tasks, or a thread that just
+ * finished one of ours is not yet back waiting (a pool without a queue
+ * refuses until it is).  Ask again in a millisecond.
+ */
+
+static void
+ngx_http_fib_retry_soon(ngx_http_fib_pool_t *fp)
+{
+    if (fp->in_flight == 0 && !fp->retry.timer_set) {
+        fp->retry.log = ngx_cycle->log;
+        ngx_add_timer(&fp->retry, 1);
     }
 }
 
@@ -817,6 +828,7 @@ ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc)
     ngx_queue_remove(&ctx->queue);
     ctx->queued = 0;
     ngx_http_fib_queued--;
+    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->waiting, -1);
 
     ctx->job.rc = rc;
 

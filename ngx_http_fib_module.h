@@ -48,6 +48,7 @@
 typedef struct {
     ngx_atomic_t               pid;
     ngx_atomic_t               in_flight;  /* tasks posted, not completed */
+    ngx_atomic_t               waiting;    /* in the worker's queues */
     ngx_atomic_t               memory;     /* bytes charged to its budget */
 } ngx_http_fib_slot_t;
 

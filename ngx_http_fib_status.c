@@ -164,6 +164,7 @@ ngx_http_fib_init_process(ngx_cycle_t *cycle)
                                (ngx_atomic_uint_t) ngx_pid))
         {
             slot->in_flight = 0;
+            slot->waiting = 0;
             slot->memory = 0;
             ngx_http_fib_worker = slot;
             return NGX_OK;
@@ -258,7 +259,7 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
     size_t max_memory)
 {
     ngx_pid_t             pid;
-    ngx_uint_t            i, j, in_flight, memory, cumulative;
+    ngx_uint_t            i, j, in_flight, waiting, memory, cumulative;
     ngx_http_fib_slot_t  *slot;
 
     p = ngx_slprintf(p, last,
@@ -320,6 +321,7 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
     /* the gauges of the workers alive now: a crashed one's are gone */
 
     in_flight = 0;
+    waiting = 0;
     memory = 0;
 
     for (i = 0; i < NGX_HTTP_FIB_SLOTS; i++) {
@@ -328,6 +330,7 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
 
         if (pid != 0 && (kill(pid, 0) == 0 || ngx_errno == NGX_EPERM)) {
             in_flight += slot->in_flight;
+            waiting += slot->waiting;
             memory += slot->memory;
         }
     }
@@ -337,6 +340,10 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
             "thread pools.\n"
             "# TYPE fib_in_flight gauge\n"
             "fib_in_flight %ui\n"
+            "# HELP fib_waiting Requests waiting in the workers' queues "
+            "for room in a pool.\n"
+            "# TYPE fib_waiting gauge\n"
+            "fib_waiting %ui\n"
             "# HELP fib_memory_bytes Memory held by results and "
             "computations, summed over workers.\n"
             "# TYPE fib_memory_bytes gauge\n"
@@ -347,7 +354,7 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
             "fib_max_memory_bytes %uz\n"
             "# HELP fib_compute_seconds Time of one computation.\n"
             "# TYPE fib_compute_seconds histogram\n",
-            in_flight, memory, max_memory);
+            in_flight, waiting, memory, max_memory);
 
     /* _count is the +Inf bucket itself: one scrape never disagrees */
 

@@ -440,6 +440,7 @@ sleep 0.02 until metric('fib_in_flight') eq '1' || time > $deadline;
 my @gone = map { send_req('/fib?num=' . (36 + $_)) } 1 .. 3;
 $deadline = time + 10;
 sleep 0.02 until log_count(qr/fib: offloaded F\(39\)/) || time > $deadline;
+is(metric('fib_waiting'), 3, 'queue: three requests wait');
 close $_->{sock} for @gone;
 
 wait_all([$heavy]);
@@ -453,6 +454,7 @@ is(log_count(qr/fib: client closed the connection, cancelling F\(3[789]\)/),
    3, 'queue: the waiting requests of clients that left are cancelled');
 is(log_count(qr/fib: F\(3[789]\) finished: cancelled in 0\.000ms/), 3,
    'queue: without computing');
+is(metric('fib_waiting'), 0, 'queue: and none waits any more');
 log_clean('queue');
 stop_nginx();
 

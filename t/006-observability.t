@@ -190,6 +190,7 @@ fib_compute_seconds_total{algorithm="recursive"} 0.000000
 fib_compute_seconds_total{algorithm="iterative"} 0.000000
 fib_compute_seconds_total{algorithm="fast"} 0.000000\E\n.*\Q
 fib_in_flight 0\E\n.*\Q
+fib_waiting 0\E\n.*\Q
 fib_memory_bytes 0\E\n.*\Q
 fib_max_memory_bytes 67108864\E\n.*\Q
 # TYPE fib_compute_seconds histogram
