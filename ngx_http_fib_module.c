@@ -88,6 +88,9 @@ typedef struct {
  */
 
 typedef struct {
+    /* first: the variables find it where they find the ctx */
+    ngx_http_fib_record_t      rec;
+
     fib_job_t                  job;        /* all a pool thread touches */
     ngx_uint_t                 priority;   /* read by the thread */
     ngx_http_fib_pool_t       *pool;       /* in_flight: the thread's too */
@@ -103,14 +106,7 @@ typedef struct {
     ngx_msec_t                 timeout;
     size_t                     memory;     /* charged to the budget */
     size_t                     work;       /* of which computing only */
-    uint64_t                   num;
     uint64_t                   post_ns;
-    uint64_t                   queue_ns;
-    ngx_uint_t                 algorithm;
-    ngx_uint_t                 mode;
-    ngx_uint_t                 outcome;
-    unsigned                   parsed:1;
-    unsigned                   computed:1;
     unsigned                   queued:1;      /* in the worker's queue */
     unsigned                   in_flight:1;   /* posted to the pool */
 } ngx_http_fib_ctx_t;
@@ -119,6 +115,7 @@ typedef struct {
 static ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_fib_compute(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
+static void ngx_http_fib_ran(ngx_http_fib_ctx_t *ctx);
 static ngx_int_t ngx_http_fib_refuse(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_uint_t reason, const char *why);
 static void ngx_http_fib_charge(ngx_http_fib_ctx_t *ctx, size_t size);
@@ -156,10 +153,6 @@ static void ngx_http_fib_pending(ngx_http_request_t *r);
 static void ngx_http_fib_abort(void *data);
 #endif
 
-static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 
 static char *ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -170,7 +163,6 @@ static char *ngx_http_fib_inline_max_cost(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fib_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_fib_add_variables(ngx_conf_t *cf);
 static void *ngx_http_fib_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_fib_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_fib_create_loc_conf(ngx_conf_t *cf);
@@ -326,38 +318,6 @@ static ngx_str_t  ngx_http_fib_cache_control =
 static ngx_str_t  ngx_http_fib_default_pool = ngx_string("default");
 #endif
 
-#define NGX_HTTP_FIB_VAR_NUM           0
-#define NGX_HTTP_FIB_VAR_ALGORITHM     1
-#define NGX_HTTP_FIB_VAR_MODE          2
-#define NGX_HTTP_FIB_VAR_OUTCOME       3
-#define NGX_HTTP_FIB_VAR_QUEUE_TIME    0
-#define NGX_HTTP_FIB_VAR_COMPUTE_TIME  1
-
-
-static ngx_http_variable_t  ngx_http_fib_vars[] = {
-
-    { ngx_string("fib_num"), NULL, ngx_http_fib_variable,
-      NGX_HTTP_FIB_VAR_NUM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("fib_algorithm"), NULL, ngx_http_fib_variable,
-      NGX_HTTP_FIB_VAR_ALGORITHM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("fib_mode"), NULL, ngx_http_fib_variable,
-      NGX_HTTP_FIB_VAR_MODE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("fib_outcome"), NULL, ngx_http_fib_variable,
-      NGX_HTTP_FIB_VAR_OUTCOME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("fib_queue_time"), NULL, ngx_http_fib_time_variable,
-      NGX_HTTP_FIB_VAR_QUEUE_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("fib_compute_time"), NULL, ngx_http_fib_time_variable,
-      NGX_HTTP_FIB_VAR_COMPUTE_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
-
-
 static ngx_int_t
 ngx_http_fib_handler(ngx_http_request_t *r)
 {
@@ -386,8 +346,8 @@ ngx_http_fib_handler(ngx_http_request_t *r)
 
     ctx->request = r;
     ctx->shm = fmcf->zone->data;
-    ctx->algorithm = flcf->algorithm;
-    ctx->outcome = NGX_HTTP_FIB_ERROR;
+    ctx->rec.algorithm = flcf->algorithm;
+    ctx->rec.outcome = NGX_HTTP_FIB_ERROR;
 
     cln->handler = ngx_http_fib_end;
     cln->data = ctx;
@@ -423,8 +383,8 @@ ngx_http_fib_handler(ngx_http_request_t *r)
                                   fib_strerror(frc));
     }
 
-    ctx->num = num;
-    ctx->parsed = 1;
+    ctx->rec.num = num;
+    ctx->rec.parsed = 1;
 
     if (num > flcf->limit) {
         return ngx_http_fib_error(r, ctx, NGX_HTTP_BAD_REQUEST,
@@ -438,7 +398,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ctx->outcome = NGX_HTTP_FIB_NOT_MODIFIED;
+        ctx->rec.outcome = NGX_HTTP_FIB_NOT_MODIFIED;
 
         r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
         r->headers_out.content_length_n = -1;
@@ -454,7 +414,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ctx->outcome = NGX_HTTP_FIB_OK;
+        ctx->rec.outcome = NGX_HTTP_FIB_OK;
 
         return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, NULL,
                                  fib_digits(num) + 1);
@@ -474,7 +434,7 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_uint_t                 offload;
     ngx_http_fib_main_conf_t  *fmcf;
 
-    cost = fib_cost_ns((fib_algorithm_t) ctx->algorithm, ctx->num);
+    cost = fib_cost_ns((fib_algorithm_t) ctx->rec.algorithm, ctx->rec.num);
 
     /*
      * The estimate decides, and the recursion above a small n leaves the
@@ -483,8 +443,8 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
      */
 
     offload = cost > flcf->inline_max_cost
-              || (ctx->algorithm == FIB_RECURSIVE
-                  && ctx->num > FIB_RECURSIVE_INLINE_MAX);
+              || (ctx->rec.algorithm == FIB_RECURSIVE
+                  && ctx->rec.num > FIB_RECURSIVE_INLINE_MAX);
 
 #if (NGX_THREADS)
     offload = offload && flcf->thread_pool != NULL;
@@ -494,7 +454,7 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: F(%uL) with %s, estimated cost %uLns",
-                   ctx->num, fib_algorithm_name(ctx->algorithm), cost);
+                   ctx->rec.num, fib_algorithm_name(ctx->rec.algorithm), cost);
 
     if (offload && r->main->blocked >= NGX_HTTP_FIB_MAX_BLOCKED) {
         return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_TOO_MANY,
@@ -505,8 +465,9 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
 
-    size = fib_out_size(ctx->num);
-    ctx->work = fib_work_size((fib_algorithm_t) ctx->algorithm, ctx->num);
+    size = fib_out_size(ctx->rec.num);
+    ctx->work = fib_work_size((fib_algorithm_t) ctx->rec.algorithm,
+                              ctx->rec.num);
 
     if (ngx_http_fib_worker->memory + size + ctx->work > fmcf->max_memory) {
         ctx->work = 0;
@@ -523,7 +484,8 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    fib_job_init(&ctx->job, (fib_algorithm_t) ctx->algorithm, ctx->num, out);
+    fib_job_init(&ctx->job, (fib_algorithm_t) ctx->rec.algorithm,
+                 ctx->rec.num, out);
 
     ctx->job.stop = &ngx_terminate;
     ctx->timeout = flcf->timeout;
@@ -536,17 +498,32 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     }
 #endif
 
-    ctx->mode = NGX_HTTP_FIB_MODE_INLINE;
+    ctx->rec.mode = NGX_HTTP_FIB_MODE_INLINE;
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "fib: computing F(%uL) inline", ctx->num);
+                   "fib: computing F(%uL) inline", ctx->rec.num);
 
     fib_job_run(&ctx->job);
 
-    ctx->computed = 1;
+    ngx_http_fib_ran(ctx);
     ngx_http_fib_release(ctx, ctx->work);
 
     return ngx_http_fib_respond(r, ctx);
+}
+
+
+/* what the thread, or the event loop, left in the job, for the record */
+
+static void
+ngx_http_fib_ran(ngx_http_fib_ctx_t *ctx)
+{
+    ctx->rec.ran = 1;
+    ctx->rec.produced = (ctx->job.rc == FIB_OK);
+    ctx->rec.compute_ns = ctx->job.compute_ns;
+
+    if (ctx->job.start_ns > ctx->post_ns) {
+        ctx->rec.queue_ns = ctx->job.start_ns - ctx->post_ns;
+    }
 }
 
 
@@ -615,10 +592,7 @@ ngx_http_fib_end(void *data)
 
     ngx_http_fib_release(ctx, ctx->memory);
 
-    ngx_http_fib_count(ctx->shm, ctx->outcome,
-                       (ctx->computed && ctx->job.rc == FIB_OK)
-                       ? ctx->mode : NGX_HTTP_FIB_MODE_NONE,
-                       ctx->algorithm, ctx->job.compute_ns);
+    ngx_http_fib_count(ctx->shm, &ctx->rec);
 }
 
 
@@ -674,7 +648,7 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
      * which the thread writes into, lives as long as blocked is raised.
      */
 
-    ctx->mode = NGX_HTTP_FIB_MODE_THREAD;
+    ctx->rec.mode = NGX_HTTP_FIB_MODE_THREAD;
 
     cln->handler = ngx_http_fib_abort;
     cln->data = ctx;
@@ -709,7 +683,7 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: offloaded F(%uL) with %s to the thread pool",
-                   ctx->num, fib_algorithm_name(ctx->algorithm));
+                   ctx->rec.num, fib_algorithm_name(ctx->rec.algorithm));
 
     return NGX_DONE;
 }
@@ -914,7 +888,7 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
     if (ctx->in_flight) {
         ctx->in_flight = 0;
-        ctx->computed = 1;
+        ngx_http_fib_ran(ctx);
         (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->in_flight, -1);
 
         /* the thread made room: the next request waiting takes it */
@@ -923,12 +897,9 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
     ngx_http_fib_release(ctx, ctx->work);
 
-    if (ctx->job.start_ns > ctx->post_ns) {
-        ctx->queue_ns = ctx->job.start_ns - ctx->post_ns;
-    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "fib: F(%uL) finished: %s in %uL.%03uLms", ctx->num,
+                   "fib: F(%uL) finished: %s in %uL.%03uLms", ctx->rec.num,
                    ctx->job.rc == FIB_OK ? "done"
                    : ctx->job.rc == FIB_ERR_TIMEOUT ? "timed out"
                    : "cancelled",
@@ -1002,12 +973,12 @@ ngx_http_fib_abort(void *data)
         return;
     }
 
-    if (ctx->outcome != NGX_HTTP_FIB_CANCELLED) {
-        ctx->outcome = NGX_HTTP_FIB_CANCELLED;
+    if (ctx->rec.outcome != NGX_HTTP_FIB_CANCELLED) {
+        ctx->rec.outcome = NGX_HTTP_FIB_CANCELLED;
 
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "fib: client closed the connection, "
-                      "cancelling F(%uL)", ctx->num);
+                      "cancelling F(%uL)", ctx->rec.num);
     }
 
     if (ctx->queued) {
@@ -1036,21 +1007,21 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
                                   "fib_timeout %Mms", ctx->timeout);
 
     case FIB_ERR_CANCELLED:
-        ctx->outcome = NGX_HTTP_FIB_CANCELLED;
+        ctx->rec.outcome = NGX_HTTP_FIB_CANCELLED;
         return NGX_HTTP_CLIENT_CLOSED_REQUEST;
 
     default:
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "fib: computing F(%uL) failed: %s",
-                      ctx->num, fib_strerror(ctx->job.rc));
+                      ctx->rec.num, fib_strerror(ctx->job.rc));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_fib_cache_headers(r, ctx->num) != NGX_OK) {
+    if (ngx_http_fib_cache_headers(r, ctx->rec.num) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->outcome = NGX_HTTP_FIB_OK;
+    ctx->rec.outcome = NGX_HTTP_FIB_OK;
 
     return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, (u_char *) ctx->job.out,
                              ctx->job.len);
@@ -1078,7 +1049,7 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "fib: %*s", last - msg, msg);
 
-    ctx->outcome = outcome;
+    ctx->rec.outcome = outcome;
 
     if (ngx_http_fib_has_error_page(r, status)) {
         return status;
@@ -1142,7 +1113,7 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     if (r->filter_finalize) {
         /* a filter answered instead: 412 for If-Match, for one */
-        ctx->outcome = NGX_HTTP_FIB_FILTERED;
+        ctx->rec.outcome = NGX_HTTP_FIB_FILTERED;
     }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -1282,104 +1253,6 @@ ngx_http_fib_etag_match(ngx_http_request_t *r, uint64_t num)
     }
 
     return 0;
-}
-
-
-static ngx_int_t
-ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
-    uintptr_t data)
-{
-    u_char              *p;
-    ngx_str_t           *s;
-    ngx_http_fib_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
-
-    if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    switch (data) {
-
-    case NGX_HTTP_FIB_VAR_NUM:
-        if (!ctx->parsed) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->len = ngx_sprintf(p, "%uL", ctx->num) - p;
-        v->data = p;
-        break;
-
-    case NGX_HTTP_FIB_VAR_ALGORITHM:
-        v->data = (u_char *) fib_algorithm_name(ctx->algorithm);
-        v->len = ngx_strlen(v->data);
-        break;
-
-    case NGX_HTTP_FIB_VAR_MODE:
-        s = &ngx_http_fib_modes[ctx->mode];
-        if (s->len == 0) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        v->data = s->data;
-        v->len = s->len;
-        break;
-
-    default: /* NGX_HTTP_FIB_VAR_OUTCOME */
-        v->data = ngx_http_fib_outcomes[ctx->outcome].data;
-        v->len = ngx_http_fib_outcomes[ctx->outcome].len;
-        break;
-    }
-
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/* seconds with millisecond resolution, as $request_time */
-
-static ngx_int_t
-ngx_http_fib_time_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char              *p;
-    uint64_t             ns;
-    ngx_http_fib_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_fib_module);
-
-    if (ctx == NULL || !ctx->computed) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    ns = (data == NGX_HTTP_FIB_VAR_QUEUE_TIME) ? ctx->queue_ns
-                                               : ctx->job.compute_ns;
-
-    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 4);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    v->len = ngx_sprintf(p, "%uL.%03uL", ns / 1000000000,
-                         ns / 1000000 % 1000) - p;
-    v->data = p;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
 }
 
 
@@ -1606,25 +1479,6 @@ ngx_http_fib_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     return NGX_CONF_ERROR;
 
 #endif
-}
-
-
-static ngx_int_t
-ngx_http_fib_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_fib_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
 }
 
 

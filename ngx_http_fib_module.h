@@ -2,9 +2,10 @@
 /*
  * Copyright (C) ngx_http_fib_module authors
  *
- * What the module's two files share: the counters in shared memory and
- * the functions of the status page, kept apart as nginx keeps
- * stub_status apart.
+ * What the module's two files share: how a request went, the counters
+ * in shared memory, and the functions of what the module tells (the
+ * variables and the status page), kept apart as nginx keeps stub_status
+ * apart.
  */
 
 
@@ -43,6 +44,24 @@
 #define NGX_HTTP_FIB_BUCKETS           8
 
 
+/*
+ * How a request went, recorded along the way by the event loop: what the
+ * variables show and what is counted, once, when the request ends.
+ */
+
+typedef struct {
+    uint64_t                   num;
+    uint64_t                   queue_ns;
+    uint64_t                   compute_ns;
+    ngx_uint_t                 algorithm;
+    ngx_uint_t                 mode;
+    ngx_uint_t                 outcome;
+    unsigned                   parsed:1;
+    unsigned                   ran:1;        /* a computation ran */
+    unsigned                   produced:1;   /* and produced its number */
+} ngx_http_fib_record_t;
+
+
 /* the gauges of one worker process, in shared memory */
 
 typedef struct {
@@ -77,15 +96,13 @@ typedef struct {
 ngx_shm_zone_t *ngx_http_fib_add_zone(ngx_conf_t *cf);
 ngx_int_t ngx_http_fib_init_process(ngx_cycle_t *cycle);
 void ngx_http_fib_exit_process(ngx_cycle_t *cycle);
-void ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_uint_t outcome,
-    ngx_uint_t mode, ngx_uint_t algorithm, uint64_t ns);
+void ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec);
 ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_add_variables(ngx_conf_t *cf);
 
 
 extern ngx_module_t          ngx_http_fib_module;
 extern ngx_http_fib_slot_t  *ngx_http_fib_worker;
-extern ngx_str_t             ngx_http_fib_outcomes[];
-extern ngx_str_t             ngx_http_fib_modes[];
 
 
 #endif /* _NGX_HTTP_FIB_MODULE_H_INCLUDED_ */

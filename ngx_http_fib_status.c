@@ -2,7 +2,8 @@
 /*
  * Copyright (C) ngx_http_fib_module authors
  *
- * The counters, the gauges and the status page.  Every worker adds to
+ * What the module tells: the variables, the counters, the gauges and
+ * the status page.  Every worker adds to
  * the counters in a shared memory zone, which reloads keep; the gauges
  * are per worker process, so that a worker that dies takes its own with
  * it.
@@ -28,6 +29,10 @@
 
 
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static u_char *ngx_http_fib_status_page(u_char *p, u_char *last,
     ngx_http_fib_shm_t *shm, size_t max_memory);
 
@@ -45,7 +50,7 @@ static ngx_http_fib_slot_t   ngx_http_fib_own;
 ngx_http_fib_slot_t         *ngx_http_fib_worker = &ngx_http_fib_own;
 
 
-ngx_str_t  ngx_http_fib_outcomes[] = {
+static ngx_str_t  ngx_http_fib_outcomes[] = {
     ngx_string("ok"),
     ngx_string("not_modified"),
     ngx_string("bad_request"),
@@ -64,7 +69,7 @@ static ngx_str_t  ngx_http_fib_reasons[] = {
 };
 
 
-ngx_str_t  ngx_http_fib_modes[] = {
+static ngx_str_t  ngx_http_fib_modes[] = {
     ngx_null_string,
     ngx_string("inline"),
     ngx_string("thread")
@@ -80,6 +85,57 @@ static uint64_t  ngx_http_fib_bucket_ns[NGX_HTTP_FIB_BUCKETS - 1] = {
 static char  *ngx_http_fib_bucket_le[NGX_HTTP_FIB_BUCKETS] = {
     "0.00001", "0.0001", "0.001", "0.01", "0.1", "1", "10", "+Inf"
 };
+
+
+#define NGX_HTTP_FIB_VAR_NUM           0
+#define NGX_HTTP_FIB_VAR_ALGORITHM     1
+#define NGX_HTTP_FIB_VAR_MODE          2
+#define NGX_HTTP_FIB_VAR_OUTCOME       3
+#define NGX_HTTP_FIB_VAR_QUEUE_TIME    0
+#define NGX_HTTP_FIB_VAR_COMPUTE_TIME  1
+
+
+static ngx_http_variable_t  ngx_http_fib_vars[] = {
+
+    { ngx_string("fib_num"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_NUM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_algorithm"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_ALGORITHM, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_mode"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_MODE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_outcome"), NULL, ngx_http_fib_variable,
+      NGX_HTTP_FIB_VAR_OUTCOME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_queue_time"), NULL, ngx_http_fib_time_variable,
+      NGX_HTTP_FIB_VAR_QUEUE_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("fib_compute_time"), NULL, ngx_http_fib_time_variable,
+      NGX_HTTP_FIB_VAR_COMPUTE_TIME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_fib_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_fib_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
 
 
 ngx_shm_zone_t *
@@ -380,19 +436,22 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
 /* a request that ended, and its computation if one produced its number */
 
 void
-ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_uint_t outcome,
-    ngx_uint_t mode, ngx_uint_t algorithm, uint64_t ns)
+ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec)
 {
+    uint64_t    ns;
     ngx_uint_t  i;
 
-    (void) ngx_atomic_fetch_add(&shm->requests[outcome], 1);
+    (void) ngx_atomic_fetch_add(&shm->requests[rec->outcome], 1);
 
-    if (mode == NGX_HTTP_FIB_MODE_NONE) {
+    if (!rec->produced) {
         return;
     }
 
-    (void) ngx_atomic_fetch_add(&shm->computations[algorithm][mode - 1], 1);
-    (void) ngx_atomic_fetch_add(&shm->compute_ns[algorithm], ns);
+    ns = rec->compute_ns;
+
+    (void) ngx_atomic_fetch_add(
+                       &shm->computations[rec->algorithm][rec->mode - 1], 1);
+    (void) ngx_atomic_fetch_add(&shm->compute_ns[rec->algorithm], ns);
 
     for (i = 0; i < NGX_HTTP_FIB_BUCKETS - 1; i++) {
         if (ns <= ngx_http_fib_bucket_ns[i]) {
@@ -402,4 +461,102 @@ ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_uint_t outcome,
 
     (void) ngx_atomic_fetch_add(&shm->buckets[i], 1);
     (void) ngx_atomic_fetch_add(&shm->sum_ns, ns);
+}
+
+
+static ngx_int_t
+ngx_http_fib_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char                 *p;
+    ngx_str_t              *s;
+    ngx_http_fib_record_t  *rec;
+
+    rec = ngx_http_get_module_ctx(r, ngx_http_fib_module);
+
+    if (rec == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_FIB_VAR_NUM:
+        if (!rec->parsed) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->len = ngx_sprintf(p, "%uL", rec->num) - p;
+        v->data = p;
+        break;
+
+    case NGX_HTTP_FIB_VAR_ALGORITHM:
+        v->data = (u_char *) fib_algorithm_name(rec->algorithm);
+        v->len = ngx_strlen(v->data);
+        break;
+
+    case NGX_HTTP_FIB_VAR_MODE:
+        s = &ngx_http_fib_modes[rec->mode];
+        if (s->len == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        v->data = s->data;
+        v->len = s->len;
+        break;
+
+    default: /* NGX_HTTP_FIB_VAR_OUTCOME */
+        v->data = ngx_http_fib_outcomes[rec->outcome].data;
+        v->len = ngx_http_fib_outcomes[rec->outcome].len;
+        break;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* seconds with millisecond resolution, as $request_time */
+
+static ngx_int_t
+ngx_http_fib_time_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                 *p;
+    uint64_t                ns;
+    ngx_http_fib_record_t  *rec;
+
+    rec = ngx_http_get_module_ctx(r, ngx_http_fib_module);
+
+    if (rec == NULL || !rec->ran) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    ns = (data == NGX_HTTP_FIB_VAR_QUEUE_TIME) ? rec->queue_ns
+                                               : rec->compute_ns;
+
+    p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 4);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%uL.%03uL", ns / 1000000000,
+                         ns / 1000000 % 1000) - p;
+    v->data = p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
 }
