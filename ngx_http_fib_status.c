@@ -29,6 +29,7 @@
 
 
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+static ngx_int_t ngx_http_fib_alive(ngx_pid_t pid);
 static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
@@ -186,6 +187,15 @@ ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* whether a slot's worker still runs: only "no such process" says no */
+
+static ngx_int_t
+ngx_http_fib_alive(ngx_pid_t pid)
+{
+    return pid != 0 && (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH);
+}
+
+
 /*
  * A worker takes a slot for its gauges: a free one, or one whose process
  * is gone (a crashed worker's gauges would otherwise stay up for ever).
@@ -212,7 +222,7 @@ ngx_http_fib_init_process(ngx_cycle_t *cycle)
         slot = &shm->slots[i];
         pid = (ngx_pid_t) slot->pid;
 
-        if (pid != 0 && (kill(pid, 0) == 0 || ngx_errno != NGX_ESRCH)) {
+        if (ngx_http_fib_alive(pid)) {
             continue;
         }
 
@@ -384,7 +394,7 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
         slot = &shm->slots[i];
         pid = (ngx_pid_t) slot->pid;
 
-        if (pid != 0 && (kill(pid, 0) == 0 || ngx_errno == NGX_EPERM)) {
+        if (ngx_http_fib_alive(pid)) {
             in_flight += slot->in_flight;
             waiting += slot->waiting;
             memory += slot->memory;
