@@ -11,10 +11,12 @@ use warnings;
 
 use Test::More;
 use IO::Socket::INET;
-use IO::Select;
 use File::Path qw(make_path remove_tree);
 use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
@@ -24,8 +26,8 @@ my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-conc';
 my $modules = join '', map { "load_module $_;\n" }
                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
 my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
-my $master_pid;
-my $log_offset = 0;
+
+FibServer::setup($root, $port);
 
 if (`$nginx -V 2>&1` !~ /--with-threads/) {
     plan skip_all => 'nginx is built without threads';
@@ -37,7 +39,7 @@ if ($valgrind) {
 }
 
 END {
-    stop_nginx() if $master_pid;
+    stop_nginx() if master_pid();
     remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
@@ -98,138 +100,9 @@ END
     close $fh;
 }
 
-sub alive {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $stat = <$fh> // '';
-    return $stat !~ /^\d+ \(.*\) Z/s;
-}
-
 sub start_nginx {
     write_conf(@_);
-    unlink "$root/logs/nginx.pid";
-
-    system($nginx, '-p', "$root/", '-c', "$root/conf/nginx.conf",
-           '-e', "$root/logs/error.log") == 0
-        or BAIL_OUT("nginx did not start");
-
-    my $deadline = time + 10;
-    until (-s "$root/logs/nginx.pid") {
-        BAIL_OUT("no nginx.pid") if time > $deadline;
-        sleep 0.01;
-    }
-
-    open my $fh, '<', "$root/logs/nginx.pid" or die $!;
-    ($master_pid) = (<$fh> =~ /(\d+)/);
-    close $fh;
-
-    until (IO::Socket::INET->new("127.0.0.1:$port")) {
-        BAIL_OUT("nginx does not listen") if time > $deadline;
-        sleep 0.01;
-    }
-}
-
-sub stop_nginx {
-    my ($signal) = @_;
-
-    return if !$master_pid;
-
-    kill $signal || 'QUIT', $master_pid;
-
-    my $deadline = time + 30;
-    while (alive($master_pid)) {
-        if (time > $deadline) {
-            kill 'KILL', $master_pid;
-            last;
-        }
-        sleep 0.02;
-    }
-
-    undef $master_pid;
-}
-
-sub mark_log {
-    $log_offset = -s "$root/logs/error.log" || 0;
-}
-
-sub log_lines {
-    open my $fh, '<', "$root/logs/error.log" or return ();
-    seek $fh, $log_offset, 0;
-    my @lines = <$fh>;
-    close $fh;
-    return @lines;
-}
-
-sub log_count {
-    my ($re) = @_;
-    return scalar grep { /$re/ } log_lines();
-}
-
-sub log_clean {
-    my ($name) = @_;
-    my @bad = grep { /\[(alert|crit|emerg)\]|open socket|exited on signal/ }
-              log_lines();
-    is(scalar @bad, 0, "$name: no alert, crit or open socket in the log")
-        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
-}
-
-# opens a connection and sends one request on it
-sub send_req {
-    my ($uri) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                  Proto => 'tcp')
-        or die "connect: $!";
-    $s->autoflush(1);
-    print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-
-    return { sock => $s, data => '', uri => $uri };
-}
-
-# reads all the given connections to EOF; returns the order they ended in
-sub wait_all {
-    my ($conns, $timeout) = @_;
-
-    my $sel = IO::Select->new(map { $_->{sock} } @$conns);
-    my %by = map { (fileno($_->{sock}) => $_) } @$conns;
-    my @order;
-    my $deadline = time + ($timeout || 30);
-
-    while ($sel->count && time < $deadline) {
-        for my $s ($sel->can_read($deadline - time)) {
-            my $c = $by{fileno $s};
-            my $n = sysread($s, my $buf, 65536);
-            if ($n) {
-                $c->{data} .= $buf;
-                next;
-            }
-            $sel->remove($s);
-            close $s;
-            push @order, $c;
-        }
-    }
-
-    for my $c (@$conns) {
-        ($c->{status}) = ($c->{data} =~ m{^HTTP/1\.\d (\d+)});
-        $c->{status} //= '';
-        ($c->{body}) = ($c->{data} =~ /\r\n\r\n(.*)\z/s);
-        $c->{body} //= '';
-    }
-
-    return @order;
-}
-
-sub get {
-    my ($uri) = @_;
-    my $c = send_req($uri);
-    wait_all([$c]);
-    return $c;
-}
-
-sub metric {
-    my ($name) = @_;
-    my $c = get('/fib_status');
-    return $c->{body} =~ /^\Q$name\E (\S+)$/m ? $1 : 'missing';
+    launch_nginx();
 }
 
 my ($c, @conns, @order);
@@ -348,7 +221,7 @@ log_clean('abort');
 mark_log();
 $heavy = send_req('/fib?num=42');
 sleep 0.1;
-kill 'HUP', $master_pid;
+kill 'HUP', master_pid();
 wait_all([$heavy]);
 
 is($heavy->{body}, "267914296\n", 'reload: the request in flight is answered');
@@ -366,7 +239,7 @@ log_clean('reload');
 mark_log();
 $heavy = send_req('/fib?num=42');
 sleep 0.1;
-kill 'QUIT', $master_pid;
+kill 'QUIT', master_pid();
 wait_all([$heavy]);
 
 is($heavy->{body}, "267914296\n", 'quit: the request in flight is answered');
@@ -523,7 +396,7 @@ is(metric('fib_requests_total{outcome="bad_request"}'), 3,
 is(metric('fib_computations_total{algorithm="recursive",mode="inline"}'), 20,
    'status: the computations of both workers');
 
-kill 'HUP', $master_pid;
+kill 'HUP', master_pid();
 $deadline = time + 10;
 sleep 0.05 until log_count(qr/reconfiguring/) || time > $deadline;
 sleep 0.3;

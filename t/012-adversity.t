@@ -14,10 +14,13 @@ use Test::More;
 use IO::Socket::INET;
 use IO::Select;
 use Socket qw(SOL_SOCKET SO_LINGER SO_RCVBUF);
-use POSIX qw(WNOHANG);
 use File::Path qw(make_path remove_tree);
 use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use NginxBinary;
+use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
@@ -26,8 +29,8 @@ my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-adv';
 my $modules = join '', map { "load_module $_;\n" }
                        split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
 my $plain_port = $port + 1;     # HTTP/1.1 beside an HTTP/2 listener
-my $master_pid;
-my $log_offset = 0;
+
+FibServer::setup($root, $port);
 
 if (`$nginx -V 2>&1` !~ /--with-threads/) {
     plan skip_all => 'nginx is built without threads';
@@ -37,22 +40,15 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => 'memory and load scenarios say nothing under valgrind';
 }
 
-my ($version) = (`$nginx -v 2>&1` =~ m{nginx/(\d+\.\d+\.\d+)});
-my @v = split /\./, $version // '0.0.0';
-
-# HTTP/2 on a cleartext port: "http2 on;" from 1.25.1, a listen flag before
-my $h2_new = $v[0] > 1 || $v[1] > 25 || ($v[1] == 25 && $v[2] >= 1);
-my $h2 = `$nginx -V 2>&1` =~ /--with-http_v2_module/;
+my $h2 = nginx_configured(qr/--with-http_v2_module/);
 
 END {
-    stop_nginx() if $master_pid;
+    stop_nginx() if master_pid();
     remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
 sub start_nginx {
-    my ($main, $http, $listen) = @_;
-
-    $listen //= '';
+    my ($main, $http) = @_;
 
     make_path("$root/conf", "$root/logs", "$root/tmp");
 
@@ -84,58 +80,11 @@ http {
 END
     close $fh;
 
-    unlink "$root/logs/nginx.pid";
-
-    system($nginx, '-p', "$root/", '-c', "$root/conf/nginx.conf",
-           '-e', "$root/logs/error.log") == 0
-        or BAIL_OUT("nginx did not start");
-
-    my $deadline = time + 10;
-    until (-s "$root/logs/nginx.pid") {
-        BAIL_OUT("no nginx.pid") if time > $deadline;
-        sleep 0.01;
-    }
-
-    open $fh, '<', "$root/logs/nginx.pid" or die $!;
-    ($master_pid) = (<$fh> =~ /(\d+)/);
-    close $fh;
-
-    until (IO::Socket::INET->new("127.0.0.1:$port")) {
-        BAIL_OUT("nginx does not listen") if time > $deadline;
-        sleep 0.01;
-    }
-}
-
-sub alive {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $stat = <$fh> // '';
-    return $stat !~ /^\d+ \(.*\) Z/s;
-}
-
-sub stop_nginx {
-    my ($signal) = @_;
-
-    return 1 if !$master_pid;
-
-    kill $signal || 'QUIT', $master_pid;
-
-    my $deadline = time + 30;
-    while (alive($master_pid)) {
-        if (time > $deadline) {
-            kill 'KILL', $master_pid;
-            undef $master_pid;
-            return 0;
-        }
-        sleep 0.02;
-    }
-
-    undef $master_pid;
-    return 1;
+    launch_nginx();
 }
 
 sub worker_pid {
-    my $pids = `ps -o pid= --ppid $master_pid`;
+    my $pids = `ps -o pid= --ppid ${\ master_pid()}`;
     my ($pid) = ($pids =~ /(\d+)/);
     return $pid;
 }
@@ -147,100 +96,6 @@ sub rss_kb {
     close $fh;
     return $kb // 0;
 }
-
-sub mark_log {
-    $log_offset = -s "$root/logs/error.log" || 0;
-}
-
-sub log_lines {
-    open my $fh, '<', "$root/logs/error.log" or return ();
-    seek $fh, $log_offset, 0;
-    my @lines = <$fh>;
-    close $fh;
-    return @lines;
-}
-
-sub log_count {
-    my ($re) = @_;
-    return scalar grep { /$re/ } log_lines();
-}
-
-# no worker died, nothing worse than an error, unless a test caused it
-sub log_clean {
-    my ($name, $expected) = @_;
-    my @bad = grep { /\[(alert|crit|emerg)\]|open socket|exited on signal/ }
-              log_lines();
-    @bad = grep { !/$expected/ } @bad if $expected;
-    is(scalar @bad, 0, "$name: no worker died, no alert or crit")
-        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
-}
-
-sub connect_to {
-    my ($to) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:" . ($to // $port),
-                                  Proto => 'tcp')
-        or die "connect: $!";
-    $s->autoflush(1);
-    return $s;
-}
-
-sub send_req {
-    my ($uri, $s) = @_;
-
-    $s //= connect_to($port);
-    print $s "GET $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-
-    return { sock => $s, data => '', uri => $uri };
-}
-
-# reads the given connections to EOF, at most $timeout seconds
-sub wait_all {
-    my ($conns, $timeout) = @_;
-
-    my $sel = IO::Select->new(map { $_->{sock} } @$conns);
-    my %by = map { (fileno($_->{sock}) => $_) } @$conns;
-    my $deadline = time + ($timeout || 30);
-
-    while ($sel->count && time < $deadline) {
-        for my $s ($sel->can_read($deadline - time)) {
-            my $c = $by{fileno $s};
-            my $n = sysread($s, my $buf, 65536);
-            if ($n) {
-                $c->{data} .= $buf;
-                next;
-            }
-            $sel->remove($s);
-            close $s;
-        }
-    }
-
-    for my $c (@$conns) {
-        ($c->{status}) = ($c->{data} =~ m{^HTTP/1\.\d (\d+)});
-        $c->{status} //= '';
-        ($c->{body}) = ($c->{data} =~ /\r\n\r\n(.*)\z/s);
-        $c->{body} //= '';
-    }
-}
-
-# the status page and plain requests: on $status_port when set
-my $status_port;
-
-sub get {
-    my ($uri) = @_;
-    my $c = send_req($uri, connect_to($status_port));
-    wait_all([$c]);
-    return $c;
-}
-
-sub metric {
-    my ($name) = @_;
-    my $c = get('/fib_status');
-    return $c->{body} =~ /^\Q$name\E (\S+)$/m ? $1 : 'missing';
-}
-
-my $temp = <<"END";
-    client_body_temp_path $root/tmp;
-END
 
 # {{{ 300 offloaded includes on one page, and a client that resets it
 
@@ -327,8 +182,9 @@ log_clean('stop');
 
 # {{{ finished results waiting for readers: bounded by fib_max_memory
 
-my $listen = $h2_new ? "listen 127.0.0.1:$port;\n        http2 on;"
-                     : "listen 127.0.0.1:$port http2;";
+# the syntax of the nginx under test (t/inc/NginxBinary.pm)
+my $listen = "listen 127.0.0.1:$port $ENV{TEST_NGINX_HTTP2_LISTEN};\n"
+             . "        $ENV{TEST_NGINX_HTTP2}";
 
 SKIP: {
     skip 'nginx without HTTP/2', 5 if !$h2;
@@ -350,7 +206,7 @@ SKIP: {
         location /fib_status { fib_status; }
     }
 END
-    $status_port = $plain_port;
+    $FibServer::StatusPort = $plain_port;
 
     my $worker = worker_pid();
     get('/fib?num=1000000');
@@ -407,7 +263,7 @@ END
     log_clean('h2');
 
     stop_nginx();
-    undef $status_port;
+    undef $FibServer::StatusPort;
 }
 
 # slow HTTP/1.1 readers: 2 MB bodies, small socket buffers, never read
