@@ -126,13 +126,10 @@ static void ngx_http_fib_release(ngx_http_fib_ctx_t *ctx, size_t size);
 static void ngx_http_fib_end(void *data);
 static ngx_int_t ngx_http_fib_respond(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx);
-static ngx_int_t ngx_http_fib_error(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, ngx_uint_t status, ngx_uint_t outcome,
-    const char *fmt, ...);
 static ngx_int_t ngx_http_fib_has_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_int_t ngx_http_fib_send(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, ngx_uint_t status, u_char *data, size_t len);
+    ngx_http_fib_record_t *rec, ngx_uint_t status, u_char *data, size_t len);
 static ngx_int_t ngx_http_fib_cache_headers(ngx_http_request_t *r,
     uint64_t num);
 static ngx_table_elt_t *ngx_http_fib_add_header(ngx_http_request_t *r,
@@ -380,7 +377,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_NOT_ALLOWED,
                                   NGX_HTTP_FIB_BAD_REQUEST,
                                   "method %V is not allowed: use GET or HEAD",
                                   &r->method_name);
@@ -393,7 +390,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     }
 
     if (frc != FIB_OK) {
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_BAD_REQUEST,
                                   NGX_HTTP_FIB_BAD_REQUEST, "%s",
                                   fib_strerror(frc));
     }
@@ -402,7 +399,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     ctx->rec.parsed = 1;
 
     if (num > flcf->limit) {
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_BAD_REQUEST,
                                   NGX_HTTP_FIB_BAD_REQUEST,
                                   "num %uL exceeds fib_max_num %ui",
                                   num, flcf->limit);
@@ -433,7 +430,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
 
         ctx->rec.outcome = NGX_HTTP_FIB_OK;
 
-        return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, NULL,
+        return ngx_http_fib_send(r, &ctx->rec, NGX_HTTP_OK, NULL,
                                  fib_digits(num) + 1);
     }
 
@@ -570,7 +567,7 @@ ngx_http_fib_refuse(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
                       "(logged at most once a second)", why);
     }
 
-    return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+    return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_SERVICE_UNAVAILABLE,
                               NGX_HTTP_FIB_OVERLOADED,
                               "the server is busy: retry later");
 }
@@ -1017,7 +1014,7 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
         break;
 
     case FIB_ERR_TIMEOUT:
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   NGX_HTTP_FIB_TIMED_OUT,
                                   "the computation exceeded "
                                   "fib_timeout %Mms", ctx->timeout);
@@ -1039,7 +1036,7 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
 
     ctx->rec.outcome = NGX_HTTP_FIB_OK;
 
-    return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, (u_char *) ctx->job.out,
+    return ngx_http_fib_send(r, &ctx->rec, NGX_HTTP_OK, (u_char *) ctx->job.out,
                              ctx->job.len);
 }
 
@@ -1050,8 +1047,8 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
  * nginx's error page handling answers, as for its own errors.
  */
 
-static ngx_int_t
-ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+ngx_int_t
+ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
     ngx_uint_t status, ngx_uint_t outcome, const char *fmt, ...)
 {
     u_char   *p, *last;
@@ -1065,7 +1062,9 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "fib: %*s", last - msg, msg);
 
-    ctx->rec.outcome = outcome;
+    if (rec != NULL) {
+        rec->outcome = outcome;
+    }
 
     /* an error page answers with headers of its own, not with ours */
 
@@ -1092,7 +1091,7 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     last = ngx_cpymem(p, msg, last - msg);
     *last++ = LF;
 
-    return ngx_http_fib_send(r, ctx, status, p, last - p);
+    return ngx_http_fib_send(r, rec, status, p, last - p);
 }
 
 
@@ -1124,7 +1123,7 @@ ngx_http_fib_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
 
 
 static ngx_int_t
-ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
     ngx_uint_t status, u_char *data, size_t len)
 {
     ngx_int_t     rc;
@@ -1140,9 +1139,9 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     rc = ngx_http_send_header(r);
 
-    if (r->filter_finalize) {
+    if (r->filter_finalize && rec != NULL) {
         /* a filter answered instead: 412 for If-Match, for one */
-        ctx->rec.outcome = NGX_HTTP_FIB_FILTERED;
+        rec->outcome = NGX_HTTP_FIB_FILTERED;
     }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -1170,9 +1169,12 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 static ngx_int_t
 ngx_http_fib_cache_headers(ngx_http_request_t *r, uint64_t num)
 {
-    u_char           *p;
-    ngx_str_t         value;
-    ngx_table_elt_t  *h;
+    u_char            *p;
+    ngx_str_t          value;
+    ngx_table_elt_t   *h;
+#if (nginx_version < 1023000)
+    ngx_table_elt_t  **ccp;
+#endif
 
     p = ngx_pnalloc(r->pool, sizeof("\"fib-18446744073709551615\"") - 1);
     if (p == NULL) {
@@ -1189,13 +1191,34 @@ ngx_http_fib_cache_headers(ngx_http_request_t *r, uint64_t num)
 
     r->headers_out.etag = h;
 
-    /* F(n) never changes */
-    if (ngx_http_fib_add_header(r, "Cache-Control",
-                                &ngx_http_fib_cache_control)
-        == NULL)
+    /* F(n) never changes; registered, so that "expires" replaces it */
+
+    h = ngx_http_fib_add_header(r, "Cache-Control",
+                                &ngx_http_fib_cache_control);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+#if (nginx_version >= 1023000)
+    r->headers_out.cache_control = h;
+#else
+    if (ngx_array_init(&r->headers_out.cache_control, r->pool, 1,
+                       sizeof(ngx_table_elt_t *))
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    ccp = ngx_array_push(&r->headers_out.cache_control);
+    if (ccp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ccp = h;
+#endif
+
+    /* the body is one buffer of known length: nginx's range filter cuts */
+    r->allow_ranges = 1;
 
     return NGX_OK;
 }
@@ -1215,6 +1238,9 @@ ngx_http_fib_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     return h;
 }
