@@ -231,6 +231,48 @@ fib_algorithm_max(fib_algorithm_t algorithm)
 }
 
 
+/* about a second of one core at most: the limit a pool location has */
+
+uint64_t
+fib_default_max(fib_algorithm_t algorithm)
+{
+    return algorithm == FIB_RECURSIVE ? 42
+           : algorithm == FIB_ITERATIVE ? 100000
+           : 1000000;
+}
+
+
+/* the largest n whose estimated cost is at most cost_ns */
+
+uint64_t
+fib_inline_max(fib_algorithm_t algorithm, uint64_t cost_ns)
+{
+    uint64_t  lo, hi, mid;
+
+    /* the estimate grows with n: the last n within it, by bisection */
+
+    lo = 0;
+    hi = fib_algorithm_max(algorithm);
+
+    if (fib_cost_ns(algorithm, lo) > cost_ns) {
+        return 0;
+    }
+
+    while (lo < hi) {
+        mid = lo + (hi - lo + 1) / 2;
+
+        if (fib_cost_ns(algorithm, mid) <= cost_ns) {
+            lo = mid;
+
+        } else {
+            hi = mid - 1;
+        }
+    }
+
+    return lo;
+}
+
+
 /*
  * Whether the computation must stop now, and why, in job->rc: a
  * cancellation, an exiting process, or the deadline.  Called only where

@@ -89,6 +89,8 @@ const char *fib_algorithm_name(fib_algorithm_t algorithm);
 int fib_algorithm_by_name(const char *name, size_t len,
     fib_algorithm_t *algorithm);
 uint64_t fib_algorithm_max(fib_algorithm_t algorithm);
+uint64_t fib_default_max(fib_algorithm_t algorithm);
+uint64_t fib_inline_max(fib_algorithm_t algorithm, uint64_t cost_ns);
 
 uint64_t fib_cost_ns(fib_algorithm_t algorithm, uint64_t n);
 size_t fib_digits(uint64_t n);

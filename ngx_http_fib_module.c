@@ -29,6 +29,9 @@
 #define NGX_HTTP_FIB_WATCH             1000
 #define NGX_HTTP_FIB_WATCH_DISCARDING  100
 
+/* fib_inline_max_cost's default, ns */
+#define NGX_HTTP_FIB_INLINE_MAX_COST   20000
+
 /* at most one "queue full" line per worker per this many ms */
 #define NGX_HTTP_FIB_LOG_INTERVAL      1000
 
@@ -62,7 +65,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_flag_t                 enable;
+    ngx_http_handler_pt        handler;           /* fib or fib_status */
     ngx_uint_t                 algorithm;
     ngx_int_t                  max_num;           /* as configured */
     ngx_uint_t                 limit;             /* in force */
@@ -123,13 +126,10 @@ static void ngx_http_fib_release(ngx_http_fib_ctx_t *ctx, size_t size);
 static void ngx_http_fib_end(void *data);
 static ngx_int_t ngx_http_fib_respond(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx);
-static ngx_int_t ngx_http_fib_error(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, ngx_uint_t status, ngx_uint_t outcome,
-    const char *fmt, ...);
 static ngx_int_t ngx_http_fib_has_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_int_t ngx_http_fib_send(ngx_http_request_t *r,
-    ngx_http_fib_ctx_t *ctx, ngx_uint_t status, u_char *data, size_t len);
+    ngx_http_fib_record_t *rec, ngx_uint_t status, u_char *data, size_t len);
 static ngx_int_t ngx_http_fib_cache_headers(ngx_http_request_t *r,
     uint64_t num);
 static ngx_table_elt_t *ngx_http_fib_add_header(ngx_http_request_t *r,
@@ -157,6 +157,8 @@ static void ngx_http_fib_abort(void *data);
 static char *ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_fib_set_handler(ngx_conf_t *cf,
+    ngx_http_fib_loc_conf_t *flcf, ngx_http_handler_pt handler);
 static char *ngx_http_fib_enum(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_fib_inline_max_cost(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -168,6 +170,8 @@ static char *ngx_http_fib_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_fib_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_fib_limit(ngx_conf_t *cf,
+    ngx_http_fib_loc_conf_t *conf, ngx_uint_t check);
 #if (NGX_THREADS)
 static ngx_http_fib_pool_t *ngx_http_fib_pool(ngx_conf_t *cf,
     ngx_thread_pool_t *tp);
@@ -190,9 +194,14 @@ static ngx_conf_enum_t  ngx_http_fib_algorithms[] = {
 
 
 static char *ngx_http_fib_max_num(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_http_fib_timeout(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_conf_post_t  ngx_http_fib_max_num_post = {
     ngx_http_fib_max_num
+};
+
+static ngx_conf_post_t  ngx_http_fib_timeout_post = {
+    ngx_http_fib_timeout
 };
 
 
@@ -208,7 +217,7 @@ static ngx_command_t  ngx_http_fib_commands[] = {
     { ngx_string("fib_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_fib_status,
-      0,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -252,7 +261,7 @@ static ngx_command_t  ngx_http_fib_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_fib_loc_conf_t, timeout),
-      NULL },
+      &ngx_http_fib_timeout_post },
 
     { ngx_string("fib_max_memory"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -357,15 +366,18 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
+        /* a malformed body is the client's mistake, as nginx answers it */
+        if (rc >= NGX_HTTP_BAD_REQUEST
+            && rc < NGX_HTTP_INTERNAL_SERVER_ERROR)
+        {
+            ctx->rec.outcome = NGX_HTTP_FIB_BAD_REQUEST;
+        }
+
         return rc;
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        if (ngx_http_fib_add_header(r, "Allow", &ngx_http_fib_allow) == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_NOT_ALLOWED,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_NOT_ALLOWED,
                                   NGX_HTTP_FIB_BAD_REQUEST,
                                   "method %V is not allowed: use GET or HEAD",
                                   &r->method_name);
@@ -378,7 +390,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     }
 
     if (frc != FIB_OK) {
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_BAD_REQUEST,
                                   NGX_HTTP_FIB_BAD_REQUEST, "%s",
                                   fib_strerror(frc));
     }
@@ -387,13 +399,15 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     ctx->rec.parsed = 1;
 
     if (num > flcf->limit) {
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_BAD_REQUEST,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_BAD_REQUEST,
                                   NGX_HTTP_FIB_BAD_REQUEST,
                                   "num %uL exceeds fib_max_num %ui",
                                   num, flcf->limit);
     }
 
-    if (ngx_http_fib_etag_match(r, num)) {
+    /* conditions are the main request's: nginx's filters do the same */
+
+    if (r == r->main && ngx_http_fib_etag_match(r, num)) {
         if (ngx_http_fib_cache_headers(r, num) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -416,7 +430,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
 
         ctx->rec.outcome = NGX_HTTP_FIB_OK;
 
-        return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, NULL,
+        return ngx_http_fib_send(r, &ctx->rec, NGX_HTTP_OK, NULL,
                                  fib_digits(num) + 1);
     }
 
@@ -447,7 +461,7 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
                   && ctx->rec.num > FIB_RECURSIVE_INLINE_MAX);
 
 #if (NGX_THREADS)
-    offload = offload && flcf->thread_pool != NULL;
+    offload = offload && flcf->pool != NULL;
 #else
     offload = 0;
 #endif
@@ -490,7 +504,12 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ctx->job.stop = &ngx_terminate;
     ctx->timeout = flcf->timeout;
     ctx->post_ns = fib_now_ns();
-    ctx->job.deadline_ns = ctx->post_ns + (uint64_t) flcf->timeout * 1000000;
+
+    /* saturated: the msec slot takes values that overflow nanoseconds */
+    ctx->job.deadline_ns = (flcf->timeout < (UINT64_MAX - ctx->post_ns)
+                                            / 1000000)
+                           ? ctx->post_ns + (uint64_t) flcf->timeout * 1000000
+                           : UINT64_MAX;
 
 #if (NGX_THREADS)
     if (offload) {
@@ -548,13 +567,7 @@ ngx_http_fib_refuse(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
                       "(logged at most once a second)", why);
     }
 
-    if (ngx_http_fib_add_header(r, "Retry-After", &ngx_http_fib_retry_after)
-        == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+    return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_SERVICE_UNAVAILABLE,
                               NGX_HTTP_FIB_OVERLOADED,
                               "the server is busy: retry later");
 }
@@ -1001,7 +1014,7 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
         break;
 
     case FIB_ERR_TIMEOUT:
-        return ngx_http_fib_error(r, ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   NGX_HTTP_FIB_TIMED_OUT,
                                   "the computation exceeded "
                                   "fib_timeout %Mms", ctx->timeout);
@@ -1023,7 +1036,7 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
 
     ctx->rec.outcome = NGX_HTTP_FIB_OK;
 
-    return ngx_http_fib_send(r, ctx, NGX_HTTP_OK, (u_char *) ctx->job.out,
+    return ngx_http_fib_send(r, &ctx->rec, NGX_HTTP_OK, (u_char *) ctx->job.out,
                              ctx->job.len);
 }
 
@@ -1034,8 +1047,8 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
  * nginx's error page handling answers, as for its own errors.
  */
 
-static ngx_int_t
-ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+ngx_int_t
+ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
     ngx_uint_t status, ngx_uint_t outcome, const char *fmt, ...)
 {
     u_char   *p, *last;
@@ -1049,10 +1062,25 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "fib: %*s", last - msg, msg);
 
-    ctx->rec.outcome = outcome;
+    if (rec != NULL) {
+        rec->outcome = outcome;
+    }
+
+    /* an error page answers with headers of its own, not with ours */
 
     if (ngx_http_fib_has_error_page(r, status)) {
         return status;
+    }
+
+    if ((status == NGX_HTTP_NOT_ALLOWED
+         && ngx_http_fib_add_header(r, "Allow", &ngx_http_fib_allow) == NULL)
+        || (status == NGX_HTTP_SERVICE_UNAVAILABLE
+            && outcome == NGX_HTTP_FIB_OVERLOADED
+            && ngx_http_fib_add_header(r, "Retry-After",
+                                       &ngx_http_fib_retry_after)
+               == NULL))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     p = ngx_pnalloc(r->pool, last - msg + 1);
@@ -1063,7 +1091,7 @@ ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     last = ngx_cpymem(p, msg, last - msg);
     *last++ = LF;
 
-    return ngx_http_fib_send(r, ctx, status, p, last - p);
+    return ngx_http_fib_send(r, rec, status, p, last - p);
 }
 
 
@@ -1095,7 +1123,7 @@ ngx_http_fib_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
 
 
 static ngx_int_t
-ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
     ngx_uint_t status, u_char *data, size_t len)
 {
     ngx_int_t     rc;
@@ -1111,9 +1139,9 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     rc = ngx_http_send_header(r);
 
-    if (r->filter_finalize) {
+    if (r->filter_finalize && rec != NULL) {
         /* a filter answered instead: 412 for If-Match, for one */
-        ctx->rec.outcome = NGX_HTTP_FIB_FILTERED;
+        rec->outcome = NGX_HTTP_FIB_FILTERED;
     }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
@@ -1141,9 +1169,12 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 static ngx_int_t
 ngx_http_fib_cache_headers(ngx_http_request_t *r, uint64_t num)
 {
-    u_char           *p;
-    ngx_str_t         value;
-    ngx_table_elt_t  *h;
+    u_char            *p;
+    ngx_str_t          value;
+    ngx_table_elt_t   *h;
+#if (nginx_version < 1023000)
+    ngx_table_elt_t  **ccp;
+#endif
 
     p = ngx_pnalloc(r->pool, sizeof("\"fib-18446744073709551615\"") - 1);
     if (p == NULL) {
@@ -1160,13 +1191,34 @@ ngx_http_fib_cache_headers(ngx_http_request_t *r, uint64_t num)
 
     r->headers_out.etag = h;
 
-    /* F(n) never changes */
-    if (ngx_http_fib_add_header(r, "Cache-Control",
-                                &ngx_http_fib_cache_control)
-        == NULL)
+    /* F(n) never changes; registered, so that "expires" replaces it */
+
+    h = ngx_http_fib_add_header(r, "Cache-Control",
+                                &ngx_http_fib_cache_control);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+#if (nginx_version >= 1023000)
+    r->headers_out.cache_control = h;
+#else
+    if (ngx_array_init(&r->headers_out.cache_control, r->pool, 1,
+                       sizeof(ngx_table_elt_t *))
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
+
+    ccp = ngx_array_push(&r->headers_out.cache_control);
+    if (ccp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ccp = h;
+#endif
+
+    /* the body is one buffer of known length: nginx's range filter cuts */
+    r->allow_ranges = 1;
 
     return NGX_OK;
 }
@@ -1186,6 +1238,9 @@ ngx_http_fib_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
     h->key.data = (u_char *) key;
     h->key.len = ngx_strlen(key);
     h->value = *value;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
 
     return h;
 }
@@ -1261,28 +1316,15 @@ ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_fib_loc_conf_t *flcf = conf;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    char  *rv;
 
-    if (flcf->enable != NGX_CONF_UNSET) {
-        return "is duplicate";
+    rv = ngx_http_fib_set_handler(cf, flcf, ngx_http_fib_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    if (clcf->handler == ngx_http_fib_status_handler) {
-        return "cannot be combined with \"fib_status\" in one location";
-    }
-
-    if (clcf->handler != NULL) {
-        return "cannot follow another content handler, such as "
-               "\"proxy_pass\", in one location";
-    }
-
-    flcf->enable = 1;
     flcf->enable_at.file = &cf->conf_file->file.name;
     flcf->enable_at.line = cf->conf_file->line;
-
-    clcf->handler = ngx_http_fib_handler;
 
     return NGX_CONF_OK;
 }
@@ -1291,19 +1333,37 @@ ngx_http_fib(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_fib_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    return ngx_http_fib_set_handler(cf, conf, ngx_http_fib_status_handler);
+}
+
+
+/* "fib" and "fib_status": one content handler a location, ours or not */
+
+static char *
+ngx_http_fib_set_handler(ngx_conf_t *cf, ngx_http_fib_loc_conf_t *flcf,
+    ngx_http_handler_pt handler)
+{
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
-    if (clcf->handler == ngx_http_fib_status_handler) {
+    if (flcf->handler == handler) {
         return "is duplicate";
     }
 
-    if (clcf->handler == ngx_http_fib_handler) {
-        return "cannot be combined with \"fib\" in one location";
+    if (flcf->handler != NULL) {
+        return flcf->handler == ngx_http_fib_handler
+               ? "cannot be combined with \"fib\" in one location"
+               : "cannot be combined with \"fib_status\" in one location";
     }
 
-    clcf->handler = ngx_http_fib_status_handler;
+    if (clcf->handler != NULL) {
+        return "cannot follow another content handler, such as "
+               "\"proxy_pass\", in one location";
+    }
+
+    flcf->handler = handler;
+    clcf->handler = handler;
 
     return NGX_CONF_OK;
 }
@@ -1378,6 +1438,21 @@ ngx_http_fib_max_num(ngx_conf_t *cf, void *post, void *data)
 
     flcf->max_num_at.file = &cf->conf_file->file.name;
     flcf->max_num_at.line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/* a computation without a deadline could hold a thread for centuries */
+
+static char *
+ngx_http_fib_timeout(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *msp = data;
+
+    if (*msp == 0) {
+        return "must be at least 1ms";
+    }
 
     return NGX_CONF_OK;
 }
@@ -1533,7 +1608,6 @@ ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    conf->enable = NGX_CONF_UNSET;
     conf->algorithm = NGX_CONF_UNSET_UINT;
     conf->max_num = NGX_CONF_UNSET;
     conf->inline_max_cost = NGX_CONF_UNSET_UINT;
@@ -1547,76 +1621,49 @@ ngx_http_fib_create_loc_conf(ngx_conf_t *cf)
 }
 
 
+/*
+ * Every location configuration nginx makes passes through here, the
+ * ones of "if" and "limit_except" blocks inside a "fib" location too:
+ * the request runs with theirs under the enclosing location's handler,
+ * so everything the handler reads is derived here, for all of them.
+ */
+
 static char *
 ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_fib_loc_conf_t *prev = parent;
     ngx_http_fib_loc_conf_t *conf = child;
 
-    size_t                     need;
-    uint64_t                   max;
-    ngx_http_fib_where_t      *at;
-    ngx_http_fib_main_conf_t  *fmcf;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->noname && conf->handler == NULL) {
+        /* an "if" or "limit_except" block: the enclosing handler's */
+        conf->handler = prev->handler;
+        conf->enable_at = prev->enable_at;
+
+        /* nginx takes the content handler from limit_except's own */
+        if (clcf->lmt_excpt && clcf->handler == NULL) {
+            clcf->handler = conf->handler;
+        }
+
+    } else if (conf->handler != clcf->handler) {
+        /* another content handler written after ours replaced it */
+        conf->handler = NULL;
+    }
 
     ngx_conf_merge_uint_value(conf->algorithm, prev->algorithm,
                               FIB_RECURSIVE);
     ngx_conf_merge_uint_value(conf->inline_max_cost, prev->inline_max_cost,
-                              20000);
+                              NGX_HTTP_FIB_INLINE_MAX_COST);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 30000);
     ngx_conf_merge_uint_value(conf->thread_priority, prev->thread_priority,
                               NGX_CONF_UNSET_UINT);
 
-    /*
-     * The default limit follows the algorithm in force here, about a
-     * second of one core at most.  A limit inherited from an outer level
-     * applies up to the algorithm's own maximum; one set in a "fib"
-     * location above it is an error, reported where it was set.
-     */
-
-    max = fib_algorithm_max(conf->algorithm);
-
     if (conf->max_num == NGX_CONF_UNSET) {
         conf->max_num = prev->max_num;
         conf->max_num_at.line = 0;
-    }
-
-    if (conf->max_num == NGX_CONF_UNSET) {
-        conf->limit = (conf->algorithm == FIB_RECURSIVE) ? 42
-                      : (conf->algorithm == FIB_ITERATIVE) ? 100000
-                      : 1000000;
-
-    } else if ((uint64_t) conf->max_num <= max) {
-        conf->limit = conf->max_num;
-
-    } else if (conf->enable == 1 && conf->max_num_at.line != 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"fib_max_num\" %i is above %uL, the largest n "
-                      "whose F(n) the %s algorithm can compute, in %V:%ui",
-                      conf->max_num, max, fib_algorithm_name(conf->algorithm),
-                      conf->max_num_at.file, conf->max_num_at.line);
-        return NGX_CONF_ERROR;
-
-    } else {
-        conf->limit = max;
-    }
-
-    if (conf->enable == 1) {
-        fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
-
-        need = fib_out_size(conf->limit)
-               + fib_work_size(conf->algorithm, conf->limit);
-
-        if (need > fmcf->max_memory) {
-            at = conf->max_num_at.line ? &conf->max_num_at : &conf->enable_at;
-
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "F(%ui) with the %s algorithm needs about %uz "
-                          "bytes, more than \"fib_max_memory\" %uz: raise "
-                          "it or lower \"fib_max_num\", in %V:%ui",
-                          conf->limit, fib_algorithm_name(conf->algorithm),
-                          need, fmcf->max_memory, at->file, at->line);
-            return NGX_CONF_ERROR;
-        }
     }
 
 #if (NGX_THREADS)
@@ -1624,8 +1671,11 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->thread_pool, prev->thread_pool,
                              NGX_CONF_UNSET_PTR);
 
-    if (conf->thread_pool == NGX_CONF_UNSET_PTR && conf->enable == 1) {
-        /* only locations with "fib" make the default pool exist */
+    /* only locations with "fib" make the default pool exist */
+
+    if (conf->thread_pool == NGX_CONF_UNSET_PTR
+        && conf->handler == ngx_http_fib_handler)
+    {
         conf->thread_pool = ngx_thread_pool_add(cf,
                                                 &ngx_http_fib_default_pool);
         if (conf->thread_pool == NULL) {
@@ -1633,12 +1683,29 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    if (conf->enable == 1 && conf->thread_pool != NULL) {
+    conf->pool = NULL;
+
+    if (conf->thread_pool != NULL && conf->thread_pool != NGX_CONF_UNSET_PTR)
+    {
         conf->pool = ngx_http_fib_pool(cf, conf->thread_pool);
         if (conf->pool == NULL) {
             return NGX_CONF_ERROR;
         }
     }
+
+#endif
+
+    /* checked where "fib" is written, not again in its blocks */
+
+    if (ngx_http_fib_limit(cf, conf,
+                           conf->handler == ngx_http_fib_handler
+                           && !clcf->noname)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_THREADS)
 
     /*
      * A thread keeps its scheduling class: the idle class only by default
@@ -1649,7 +1716,7 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->thread_priority != NGX_CONF_UNSET_UINT) {
         conf->priority = conf->thread_priority;
 
-    } else if (conf->thread_pool != NULL
+    } else if (conf->pool != NULL
                && conf->thread_pool
                   == ngx_thread_pool_get(cf->cycle,
                                          &ngx_http_fib_default_pool))
@@ -1663,6 +1730,98 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 #endif
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The largest N in force.  The default follows the algorithm: about a
+ * second of one core at most with a pool, and no longer than the inline
+ * threshold without one, where every computation stalls the event loop.
+ * A limit inherited from an outer level applies up to the algorithm's
+ * own maximum; one set in a "fib" location above it is an error,
+ * reported where it was set.  Checks and warnings are made where "fib"
+ * or "fib_max_num" is written, once.
+ */
+
+static ngx_int_t
+ngx_http_fib_limit(ngx_conf_t *cf, ngx_http_fib_loc_conf_t *conf,
+    ngx_uint_t check)
+{
+    size_t                     need;
+    uint64_t                   max, cost, stall;
+    ngx_uint_t                 pooled, inline_max;
+    ngx_http_fib_where_t      *at;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    max = fib_algorithm_max(conf->algorithm);
+
+#if (NGX_THREADS)
+    pooled = (conf->pool != NULL);
+#else
+    pooled = 0;
+#endif
+
+    /* without a pool, "0" (everything to the pool) means the default */
+    inline_max = ngx_max(conf->inline_max_cost, NGX_HTTP_FIB_INLINE_MAX_COST);
+
+    if (conf->max_num == NGX_CONF_UNSET) {
+        conf->limit = pooled ? fib_default_max(conf->algorithm)
+                             : fib_inline_max(conf->algorithm, inline_max);
+
+    } else if ((uint64_t) conf->max_num <= max) {
+        conf->limit = conf->max_num;
+
+    } else if (check && conf->max_num_at.line != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"fib_max_num\" %i is above %uL, the largest n "
+                      "whose F(n) the %s algorithm can compute, in %V:%ui",
+                      conf->max_num, max, fib_algorithm_name(conf->algorithm),
+                      conf->max_num_at.file, conf->max_num_at.line);
+        return NGX_ERROR;
+
+    } else {
+        conf->limit = max;
+    }
+
+    if (!check) {
+        return NGX_OK;
+    }
+
+    at = conf->max_num_at.line ? &conf->max_num_at : &conf->enable_at;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+
+    need = fib_out_size(conf->limit)
+           + fib_work_size(conf->algorithm, conf->limit);
+
+    if (need > fmcf->max_memory) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "F(%ui) with the %s algorithm needs about %uz "
+                      "bytes, more than \"fib_max_memory\" %uz: raise "
+                      "it or lower \"fib_max_num\", in %V:%ui",
+                      conf->limit, fib_algorithm_name(conf->algorithm),
+                      need, fmcf->max_memory, at->file, at->line);
+        return NGX_ERROR;
+    }
+
+    cost = fib_cost_ns(conf->algorithm, conf->limit);
+
+    if (!pooled && cost > inline_max) {
+        /* an inline computation, too, ends at its deadline */
+        stall = ngx_min(cost / 1000, (uint64_t) conf->timeout * 1000);
+
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "F(%ui) with the %s algorithm and no thread pool "
+                      "can stall the event loop for %s%uL.%03uLms: give "
+                      "the location a pool or lower \"fib_max_num\", "
+                      "in %V:%ui",
+                      conf->limit, fib_algorithm_name(conf->algorithm),
+                      stall == (uint64_t) conf->timeout * 1000
+                      ? "\"fib_timeout\" " : "about ",
+                      stall / 1000, stall % 1000, at->file, at->line);
+    }
+
+    return NGX_OK;
 }
 
 

@@ -98,6 +98,9 @@ ngx_int_t ngx_http_fib_init_process(ngx_cycle_t *cycle);
 void ngx_http_fib_exit_process(ngx_cycle_t *cycle);
 void ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec);
 ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_error(ngx_http_request_t *r,
+    ngx_http_fib_record_t *rec, ngx_uint_t status, ngx_uint_t outcome,
+    const char *fmt, ...);
 ngx_int_t ngx_http_fib_add_variables(ngx_conf_t *cf);
 
 

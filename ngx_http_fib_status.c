@@ -266,14 +266,17 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
     ngx_chain_t                out;
     ngx_http_fib_main_conf_t  *fmcf;
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        /* the status page is not a fib request: nothing to record */
+        return ngx_http_fib_error(r, NULL, NGX_HTTP_NOT_ALLOWED, 0,
+                                  "method %V is not allowed: use GET or HEAD",
+                                  &r->method_name);
     }
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);

@@ -4,7 +4,7 @@ use Test::Nginx::Socket;
 
 repeat_each(1);
 
-plan tests => repeat_each() * (blocks() * 4 + 32);
+plan tests => repeat_each() * (blocks() * 4 + 32 + 8);
 
 run_tests();
 
@@ -239,3 +239,116 @@ ETag: "fib-12"
 ["2178309\n", "13\n", "1346269\n"]
 --- no_error_log
 [error]
+
+
+
+=== TEST 14: expires replaces the module's Cache-Control
+--- config
+    location = /fib {
+        fib;
+        expires 1h;
+    }
+--- request
+GET /fib?num=10
+--- response_headers
+Cache-Control: max-age=3600
+--- response_body
+55
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 15: expires -1 for a load-testing endpoint no cache absorbs
+--- config
+    location = /fib {
+        fib;
+        fib_inline_max_cost 0;
+        expires -1;
+    }
+--- request
+GET /fib?num=25
+--- response_headers
+Cache-Control: no-cache
+--- response_body
+75025
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 16: expires off keeps the module's own
+--- config
+    location = /fib {
+        fib;
+        expires off;
+    }
+--- request
+GET /fib?num=10
+--- response_headers
+Cache-Control: public, max-age=31536000, immutable
+!Expires
+--- response_body
+55
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 17: expires on a 304
+--- config
+    location = /fib {
+        fib;
+        expires 1h;
+    }
+--- request
+GET /fib?num=10
+--- more_headers
+If-None-Match: "fib-10"
+--- error_code: 304
+--- response_headers
+Cache-Control: max-age=3600
+--- response_body
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 18: fib_status answers POST as fib does
+--- config
+    location = /fib_status {
+        fib_status;
+    }
+--- request
+POST /fib_status
+--- error_code: 405
+--- response_headers
+Allow: GET, HEAD
+Content-Type: text/plain
+--- response_body
+method POST is not allowed: use GET or HEAD
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 19: and OPTIONS
+--- config
+    location = /fib_status {
+        fib_status;
+    }
+--- request
+OPTIONS /fib_status
+--- error_code: 405
+--- response_headers
+Allow: GET, HEAD
+--- response_body
+method OPTIONS is not allowed: use GET or HEAD
+--- no_error_log
+[error]
+[alert]

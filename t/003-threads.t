@@ -56,6 +56,7 @@ fib: offloaded
     location /fib {
         fib;
         fib_thread_pool off;
+        fib_max_num 30;
     }
 --- request
 GET /fib?num=30

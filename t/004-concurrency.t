@@ -94,6 +94,10 @@ http {
             fib;
             fib_thread_pool default;
         }
+
+        location \@busy {
+            return 200 "busy page\\n";
+        }
     }
 }
 END
@@ -151,6 +155,32 @@ for (1 .. 20) {
 }
 is($c->{body}, "832040\n", 'overflow: the pool takes work again after it');
 log_clean('overflow');
+
+# }}}
+
+stop_nginx();
+
+# {{{ an error_page answers for the 503s: with its headers, not ours
+
+start_nginx('threads=1 max_queue=0', 'error_page 503 = @busy;', 1, '',
+            'fib_max_waiting 0;');
+for (1 .. 50) {
+    last if get('/fib?num=25')->{status} eq '200';
+    sleep 0.05;
+}
+mark_log();
+
+@conns = map { send_req('/fib?num=40') } 1 .. 6;
+wait_all(\@conns);
+
+@ok = grep { $_->{body} eq "102334155\n" } @conns;
+@busy = grep { $_->{body} eq "busy page\n" } @conns;
+
+ok(@busy >= 1, 'error_page 503: at least one refusal answered by it');
+is(@ok + @busy, 6, 'error_page 503: F(40) or the page, nothing else');
+is(scalar(grep { $_->{data} =~ /\r\nRetry-After:/i } @busy), 0,
+   "error_page 503: its answers carry no Retry-After of the module's");
+log_clean('error_page 503');
 
 # }}}
 

@@ -167,6 +167,39 @@ bad('an unknown priority',
     '', '', 'fib; fib_thread_priority high;');
 bad('a bad timeout', qr/"fib_timeout" directive invalid value/,
     '', '', 'fib; fib_timeout soon;');
+bad('a timeout of 0: no computation without a deadline',
+    qr/"fib_timeout" directive must be at least 1ms/,
+    '', '', 'fib; fib_timeout 0;');
+good('a timeout of 1ms', '', '', 'fib; fib_timeout 1ms;');
+bad('fib_status after proxy_pass in one location',
+    qr/"fib_status" directive cannot follow another content handler/,
+    '', '', 'proxy_pass http://127.0.0.1:1; fib_status;');
+bad('fib_status twice', qr/"fib_status" directive is duplicate/,
+    '', '', 'fib_status; fib_status;');
+
+# a limit that can stall the event loop, without a pool: a warning
+my ($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off; '
+                                    . 'fib_max_num 40; fib_timeout 100ms;');
+ok($ok, 'accepted: a costly limit without a pool');
+my $stall = 'algorithm and no thread pool can stall the event loop for';
+like($warned, qr/\[warn\] .*F\(40\) with the recursive \Q$stall\E (?#
+                 )"fib_timeout" 100\.000ms: .* in \S+nginx\.conf:\d+/,
+     'message: a costly limit without a pool, with its bound and line');
+($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off; '
+                                 . 'fib_algorithm fast; fib_max_num 30000;');
+like($warned, qr/\[warn\] .*F\(30000\) with the fast \Q$stall\E about (?#
+                 )\d+\.\d{3}ms/,
+     'message: a costly limit without a pool, with its estimate');
+($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off;');
+unlike($warned, qr/\[warn\]/, 'no warning: the default limit without a pool');
+($ok, $warned) = nginx_t('', '', 'fib; fib_max_num 93;');
+unlike($warned, qr/\[warn\]/, 'no warning: a costly limit with a pool');
+($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off; fib_max_num 30;'
+                                 . ' if ($arg_x) { set $y 1; }'
+                                 . ' limit_except GET { deny all; }');
+is(() = $warned =~ /\[warn\]/g, 1,
+   'one warning for a location, none again for its blocks');
+
 bad('fib twice', qr/"fib" directive is duplicate/, '', '', 'fib; fib;');
 bad('fib with an argument', qr/invalid number of arguments in "fib"/,
     '', '', 'fib on;');

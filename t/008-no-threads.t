@@ -19,6 +19,7 @@ __DATA__
 --- config
     location /fib {
         fib;
+        fib_max_num 30;
     }
 --- request
 GET /fib?num=30

@@ -101,6 +101,16 @@ http {
             fib;
             fib_thread_pool off;
         }
+
+        # an "if" block makes a configuration of its own
+        location /if {
+            fib;
+            fib_thread_pool fib;
+            fib_inline_max_cost 0;
+            if (\$arg_debug) {
+                add_header X-Debug on;
+            }
+        }
     }
 }
 END
@@ -287,6 +297,21 @@ ok(log_count(qr/fib: offloaded F\(30\)/),
    'pool: F(30) was computed in the pool');
 
 log_clean('single');
+
+# }}}
+
+# {{{ offloaded through an "if" block that is taken
+
+$r = h2(['-D', "$root/headers$$"], '/if?num=25&debug=1');
+is($r->{code}, 200, 'if: 200');
+is($r->{body}, "75025\n", 'if: F(25)');
+open my $hfh, '<', "$root/headers$$" or die $!;
+like(do { local $/; <$hfh> }, qr/^x-debug: on\r$/mi, 'if: its header');
+close $hfh;
+unlink "$root/headers$$";
+ok(log_count(qr/fib: offloaded F\(25\)/), 'if: F(25) was computed in the pool');
+
+log_clean('if');
 
 # }}}
 
