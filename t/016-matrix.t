@@ -19,7 +19,8 @@
 #   range     GET with Range: bytes=0-2: a 206 of the first three bytes
 #             where the fib location answers, the whole body where it is
 #             a subrequest's
-#   abort     GET of F(40); the client closes while it computes
+#   abort     GET of F(40); the client closes while it computes, and
+#             the computation is cancelled
 #   post      POST (where the location's own answer is the module's 405)
 #
 # After each row: no worker died, no alert, and fib_in_flight,
@@ -565,6 +566,13 @@ sub cell {
         if (until_busy(sub { gauge('fib_in_flight') >= 1 }, [$c])) {
             close $c->{sock};
             pass("$row->{name} / abort: closed while F($ABORT) computes");
+
+            # the module sees the client go and stops computing for it
+            my $cancelled = qr/cancelling F\($ABORT\)/;
+            my $deadline = time + 10;
+            sleep 0.02 until log_count($cancelled) || time > $deadline;
+            ok(log_count($cancelled) >= 1,
+               "$row->{name} / abort: the computation is cancelled");
 
         } else {
             # answered without computing: that answer is the cell's
