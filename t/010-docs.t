@@ -142,6 +142,21 @@ is_deeply([grep { !/^location = \S+\s*$/ } @locations], [],
           'every example location is exact');
 
 # }}}
+# {{{ every example that gzip can meet sets gzip_vary
+
+# the README's nginx examples with an http block, and examples/cluster/:
+# the answers cache for a year, so a compressed one must say it varies
+my %http = map { ("README: " . (/^(#[^\n]*)/ ? $1 : 'an example') => $_) }
+           grep { /^http \{/m } $readme =~ /^```nginx\n(.*?)^```\n/msg;
+$http{"examples/cluster/$_"} = slurp("$repo/examples/cluster/$_/nginx.conf")
+    for qw(front backend);
+
+cmp_ok(scalar keys %http, '>=', 4, 'the examples with an http block');
+is_deeply([sort grep { $http{$_} !~ /^    gzip_vary on;$/m } keys %http],
+          [], 'each sets gzip_vary on at http level');
+like($readme, qr/^### gzip and caches\n/m, 'the README says why');
+
+# }}}
 # {{{ a missing load_module
 
 SKIP: {
