@@ -268,7 +268,7 @@ deb: ## the package libnginx-mod-http-fib in build/deb, unsigned
 	ls -l $(BUILD)/deb/*.deb
 
 test-deb: deb ## install the package here, test it, remove it
-	$(call install_missing,curl)
+	$(call install_missing,curl lintian)
 	bash t/deb/run.sh $(BUILD)/deb
 
 test-builds: deps ## upstream nginx source: dynamic, static, no threads
