@@ -18,6 +18,9 @@ use IO::Select;
 use File::Path qw(make_path remove_tree);
 use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use Promtool;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
@@ -321,6 +324,7 @@ sub digits {
 sub metrics {
     my ($name) = @_;
     my $c = get($name, '/fib_status');
+    Promtool::check($c->{body}, "$name: /fib_status");
     my %m = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
             split /\n/, $c->{body};
     return \%m;
