@@ -113,6 +113,7 @@ typedef struct {
     uint64_t                   post_ns;
     unsigned                   queued:1;      /* in the worker's queue */
     unsigned                   in_flight:1;   /* posted to the pool */
+    unsigned                   stayed_idle:1; /* "normal" was refused */
 } ngx_http_fib_ctx_t;
 
 
@@ -870,15 +871,23 @@ ngx_http_fib_thread(void *data, ngx_log_t *log)
      * The event loop must win the CPU whenever it has work: its work is
      * short and other requests wait for it.  An idle-class thread runs
      * only on CPU time nothing else wants.  Linux sets the policy per
-     * thread; going back to normal may be refused, and then stays so.
+     * thread; going back to normal may be refused (an unprivileged
+     * worker), and then the thread stays idle and the completion says so.
      */
 
     if (ctx->priority != priority) {
-        priority = ctx->priority;
-
         ngx_memzero(&sp, sizeof(struct sched_param));
-        (void) sched_setscheduler(0, priority == NGX_HTTP_FIB_PRIORITY_IDLE
-                                     ? SCHED_IDLE : SCHED_OTHER, &sp);
+
+        if (sched_setscheduler(0, ctx->priority == NGX_HTTP_FIB_PRIORITY_IDLE
+                                  ? SCHED_IDLE : SCHED_OTHER, &sp)
+            == 0)
+        {
+            priority = ctx->priority;
+
+        } else if (ctx->priority == NGX_HTTP_FIB_PRIORITY_NORMAL) {
+            /* the thread may not log: the completion says so */
+            ctx->stayed_idle = 1;
+        }
     }
 #endif
 
@@ -897,6 +906,9 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
+
+    /* a worker's pool threads all meet the same refusal: say it once */
+    static ngx_uint_t    stayed_idle_logged;
 
     r = ctx->request;
     c = r->connection;
@@ -918,6 +930,15 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
     ngx_http_fib_release(ctx, ctx->work);
 
+    if (ctx->stayed_idle && !stayed_idle_logged) {
+        stayed_idle_logged = 1;
+
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "fib: a pool thread that ran \"fib_thread_priority "
+                      "idle\" may not go back to \"normal\" and computes "
+                      "idle; give \"normal\" locations a pool of their own "
+                      "(logged once per worker)");
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "fib: F(%uL) finished: %s in %uL.%03uLms", ctx->rec.num,
