@@ -34,7 +34,7 @@ LIBS        := -luriparser -lgmp -lm
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
 DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
 DEB_VALGRIND := valgrind
-# a real Prometheus scrapes the status page in t/017-prometheus.t
+# a real Prometheus scrapes the status page in t/021-prometheus.t
 DEB_PROMETHEUS := prometheus
 DEB_BENCH   := wrk gnuplot-nox curl
 # a peer: the benchmark skips it when it cannot be installed
