@@ -35,6 +35,9 @@
 /* split levels: enough for 2^64 digits */
 #define FIB_DECIMAL_POWERS     64
 
+/* what GMP allocates whatever n: fib_work_size() adds it */
+#define FIB_WORK_FIXED         16384
+
 /* log10 of the golden ratio and of sqrt(5) */
 #define FIB_LOG10_PHI          0.20898764024997873376927208923755541L
 #define FIB_LOG10_SQRT5        0.34948500216800940239313055263775633L
@@ -442,14 +445,27 @@ fib_out_size(uint64_t n)
 
 
 /*
- * Memory a computation needs besides its result, at most: GMP's numbers
- * and the temporaries of its decimal conversion, a few times the size
- * of F(n) in binary.
+ * Memory a computation needs besides its result, at most: what GMP
+ * allocates at its peak, measured with mp_set_memory_functions() by
+ * t/unit/test_fib_core.c over the whole range of n.  With B the size of
+ * F(n) in binary (0.087 bytes per n):
+ *
+ *   fast: mpz_fib_ui() peaks at 5.3 B; the decimal conversion at 6.9 B,
+ *   F(n) included (during its first division: F(n), both parts, GMP's
+ *   normalized copies and scratch, the powers of 5), plus the string of
+ *   one piece, at most FIB_DECIMAL_PIECE digits.
+ *   iterative: the loop holds a, b and a grown copy of one of them, 3 B
+ *   at most; then the same conversion of the same F(n).
+ *
+ * So 7.5 B, the string of one piece and GMP's small fixed allocations
+ * bound both, with 8 % to spare for GMP's tuning on other processors.
  */
 
 size_t
 fib_work_size(fib_algorithm_t algorithm, uint64_t n)
 {
+    size_t  binary, piece;
+
     if (algorithm == FIB_RECURSIVE) {
         return 0;
     }
@@ -458,7 +474,17 @@ fib_work_size(fib_algorithm_t algorithm, uint64_t n)
         n = FIB_BIG_MAX;
     }
 
-    return 4 * ((size_t) (n * 0.6942419136306174 / 8) + 64);
+    /* in whole limbs, as GMP allocates it, and one limb more */
+    binary = ((size_t) ((double) n * 0.6942419136306174) / 64 + 2) * 8;
+
+    /* the digits of F(n), or one more */
+    piece = (size_t) ((double) n * 0.20898764024997873) + 2;
+
+    if (piece > FIB_DECIMAL_PIECE) {
+        piece = FIB_DECIMAL_PIECE;
+    }
+
+    return binary * 15 / 2 + piece + 1 + FIB_WORK_FIXED;
 }
 
 

@@ -770,6 +770,171 @@ test_decimal_errors(void **state)
 /* }}} */
 
 
+/* {{{ GMP's peak allocation against fib_work_size() */
+
+static size_t  gmp_live, gmp_peak;
+
+
+static void *
+count_alloc(size_t size)
+{
+    gmp_live += size;
+
+    if (gmp_live > gmp_peak) {
+        gmp_peak = gmp_live;
+    }
+
+    return malloc(size);
+}
+
+
+static void *
+count_realloc(void *p, size_t old, size_t size)
+{
+    /* both blocks are live while realloc() copies */
+
+    if (gmp_live + size > gmp_peak) {
+        gmp_peak = gmp_live + size;
+    }
+
+    gmp_live = gmp_live - old + size;
+
+    return realloc(p, size);
+}
+
+
+static void
+count_free(void *p, size_t size)
+{
+    gmp_live -= size;
+    free(p);
+}
+
+
+/* the most GMP held at once during one fib_job_run() */
+
+static size_t
+gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
+{
+    char       *out;
+    fib_job_t   job;
+
+    out = malloc(fib_out_size(n));
+    assert_non_null(out);
+
+    fib_job_init(&job, algorithm, n, out);
+
+    mp_set_memory_functions(count_alloc, count_realloc, count_free);
+
+    gmp_live = 0;
+    gmp_peak = 0;
+
+    fib_job_run(&job);
+
+    mp_set_memory_functions(NULL, NULL, NULL);
+
+    assert_int_equal(job.rc, FIB_OK);
+
+    /* everything allocated was freed, and counted on the way */
+    assert_int_equal(gmp_live, 0);
+
+    free(out);
+
+    return gmp_peak;
+}
+
+
+/* the size of F(n) in binary, in whole limbs */
+
+static size_t
+binary_size(uint64_t n)
+{
+    return ((size_t) ((double) n * 0.6942419136306174) / 64 + 1) * 8;
+}
+
+
+static void
+test_work_size_bound(void **state)
+{
+    /*
+     * Every decade up to FIB_BIG_MAX, odd points, and the widths where
+     * the conversion gains a split level: one piece (the whole number in
+     * one mpz_get_str(), its costliest case), two, four.
+     */
+    static const uint64_t  fast[] = {
+        0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000, 65537, 100000,
+        313584, 313590, 314159, 627168, 627180, 1000000, 1254355,
+        2718281, 10000000, 31415927, 100000000
+    };
+
+    /* n^2: measured as far as takes a second; see fib_work_size() */
+    static const uint64_t  iterative[] = {
+        0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000, 65537, 100000,
+        271828, 313584, 313590, 500000
+    };
+
+    double    worst;
+    size_t    i, peak, work, loop;
+    uint64_t  n;
+
+    worst = 0;
+
+    for (i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+        n = fast[i];
+        peak = gmp_peak_of(FIB_FAST, n);
+        work = fib_work_size(FIB_FAST, n);
+
+        if (peak > work) {
+            fail_msg("fast F(%llu): GMP's peak %zu > fib_work_size() %zu",
+                     (unsigned long long) n, peak, work);
+        }
+
+        if ((double) peak / work > worst) {
+            worst = (double) peak / work;
+        }
+    }
+
+    print_message("fast: GMP's peak is at most %.2f of fib_work_size()\n",
+                  worst);
+
+    worst = 0;
+
+    for (i = 0; i < sizeof(iterative) / sizeof(iterative[0]); i++) {
+        n = iterative[i];
+        peak = gmp_peak_of(FIB_ITERATIVE, n);
+        work = fib_work_size(FIB_ITERATIVE, n);
+
+        if (peak > work) {
+            fail_msg("iterative F(%llu): GMP's peak %zu > fib_work_size() "
+                     "%zu", (unsigned long long) n, peak, work);
+        }
+
+        /*
+         * Beyond what can be measured, the bound rests on the structure:
+         * the loop holds a, b and a grown copy of one (3 B), then comes
+         * the conversion fast makes of the same F(n), measured above up
+         * to FIB_BIG_MAX.  Check that it is so where it can be measured.
+         */
+
+        loop = 3 * binary_size(n) + 4096;
+
+        if (peak > loop && peak > gmp_peak_of(FIB_FAST, n)) {
+            fail_msg("iterative F(%llu): GMP's peak %zu is above both the "
+                     "loop's %zu and fast's", (unsigned long long) n, peak,
+                     loop);
+        }
+
+        if ((double) peak / work > worst) {
+            worst = (double) peak / work;
+        }
+    }
+
+    print_message("iterative: GMP's peak is at most %.2f of "
+                  "fib_work_size()\n", worst);
+}
+
+/* }}} */
+
 
 int
 main(void)
@@ -794,6 +959,7 @@ main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_decimal_identical),
         cmocka_unit_test(test_decimal_errors),
+        cmocka_unit_test(test_work_size_bound),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
