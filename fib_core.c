@@ -599,8 +599,8 @@ fib_decimal_split(fib_job_t *job, char *out, size_t digits, mpz_t z,
 
 
 /*
- * One piece of fib_decimal_split(), of level j: x < 10^width, and is
- * left 0 and freed.
+ * One piece of fib_decimal_split(): 0 <= x < 10^width, left 0 and freed;
+ * k and powers start at the piece's level.
  */
 
 static int
