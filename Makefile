@@ -34,6 +34,8 @@ LIBS        := -luriparser -lgmp -lm
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
 DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
 DEB_VALGRIND := valgrind
+# a real Prometheus scrapes the status page in t/021-prometheus.t
+DEB_PROMETHEUS := prometheus
 DEB_BENCH   := wrk gnuplot-nox curl
 # a peer: the benchmark skips it when it cannot be installed
 DEB_PEERS   := libnginx-mod-http-lua
@@ -63,7 +65,8 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
            PERL5LIB=$(TEST_PERL5LIB)
 
-.PHONY: all build install deps deps-build deps-test deps-valgrind \
+.PHONY: all build install uninstall deps deps-build deps-test \
+        deps-valgrind deps-prometheus \
         deps-bench deps-fuzz run test test-unit test-nginx test-valgrind \
         test-asan bench sizing fuzz soak deb test-deb test-builds version help \
         clean
@@ -79,6 +82,7 @@ version: ## print the module's version (from config)
 	@echo $(VERSION)
 
 # Installs what is missing when run as root; otherwise says what to run.
+# $(2): more apt-get options; $(3): shell commands to run first.
 define install_missing
 	@missing=""; \
 	for p in $(1); do \
@@ -88,12 +92,14 @@ define install_missing
 	if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" != 0 ]; then \
 	        echo "missing Debian packages; run:"; \
-	        echo "    sudo apt-get install$$missing"; \
+	        echo "    sudo apt-get install$(if $(2), $(2))$$missing"; \
 	        exit 1; \
 	    fi; \
 	    echo "installing:$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && apt-get install -y -qq $$missing </dev/null; \
+	    $(3) \
+	    apt-get update -qq \
+	        && apt-get install -y -qq $(2) $$missing </dev/null; \
 	fi
 endef
 
@@ -107,6 +113,18 @@ deps-test: ## install the Debian packages missing to test
 
 deps-valgrind: ## install valgrind if missing
 	$(call install_missing,$(DEB_VALGRIND))
+
+# Debian's prometheus starts its service (on every address) when it is
+# installed: a policy-rc.d, unless the machine has one, keeps it stopped;
+# the test starts its own on 127.0.0.1.
+KEEP_STOPPED := if [ ! -e /usr/sbin/policy-rc.d ]; then \
+                    printf '\#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+                    chmod 755 /usr/sbin/policy-rc.d; \
+                    trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
+                fi;
+
+deps-prometheus: ## install prometheus and promtool if missing, not started
+	$(call install_missing,$(DEB_PROMETHEUS),--no-install-recommends,$(KEEP_STOPPED))
 
 deps-fuzz: ## install clang and its fuzzer runtime if missing
 	$(call install_missing,$(DEB_FUZZ))
@@ -137,6 +155,17 @@ install: build ## copy the module to DESTDIR/MODULES_DIR
 	install -d $(DESTDIR)$(MODULES_DIR)
 	install -m 0644 $(MODULE) $(DESTDIR)$(MODULES_DIR)/ngx_http_fib_module.so
 
+# what make install put there; a file of the Debian package is the
+# package's to remove
+uninstall: ## remove the module from DESTDIR/MODULES_DIR
+	@f=$(DESTDIR)$(MODULES_DIR)/ngx_http_fib_module.so; \
+	if [ -z "$(DESTDIR)" ] && dpkg-query -S "$$f" >/dev/null 2>&1; then \
+	    echo "$$f belongs to a package: apt-get remove" \
+	         "$$(dpkg-query -S "$$f" | cut -d: -f1)"; \
+	    exit 1; \
+	fi; \
+	echo "rm -f $$f"; rm -f "$$f"
+
 $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)
 	$(CC) $(UNIT_CFLAGS) -I. -o $@ t/unit/test_fib_core.c fib_core.c \
@@ -146,7 +175,7 @@ test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
-test-nginx: build deps-test ## the Test::Nginx suite: prove -r t
+test-nginx: build deps-test deps-prometheus ## the Test::Nginx suite: prove -r t
 	$(TEST_ENV) prove -r t
 
 test: test-unit test-nginx ## build, test-unit, then test-nginx
@@ -239,7 +268,7 @@ deb: ## the package libnginx-mod-http-fib in build/deb, unsigned
 	ls -l $(BUILD)/deb/*.deb
 
 test-deb: deb ## install the package here, test it, remove it
-	$(call install_missing,curl)
+	$(call install_missing,curl lintian)
 	bash t/deb/run.sh $(BUILD)/deb
 
 test-builds: deps ## upstream nginx source: dynamic, static, no threads
@@ -329,9 +358,23 @@ export RUN_CONF
 run: build ## nginx in the foreground on 127.0.0.1:PORT (8080)
 	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp
 	echo "$$RUN_CONF" > $(BUILD)/run/conf/nginx.conf
-	@echo "serving on http://127.0.0.1:$(PORT)/fib?num=10 (Ctrl-C stops)"
-	exec $(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr \
-	    -g 'daemon off;'
+	rm -f $(BUILD)/run/nginx.pid
+	@# nginx writes its pid file once it has bound its sockets: only then
+	@# is it serving; an nginx that failed has said why on stderr
+	@echo "$(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr" \
+	     "-g 'daemon off;'"
+	@$(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr \
+	    -g 'daemon off;' & pid=$$!; \
+	trap 'kill -TERM $$pid 2>/dev/null; wait $$pid; exit 0' INT TERM; \
+	while kill -0 $$pid 2>/dev/null; do \
+	    if [ -s $(BUILD)/run/nginx.pid ]; then \
+	        echo "serving on http://127.0.0.1:$(PORT)/fib?num=10" \
+	             "(Ctrl-C stops)"; \
+	        break; \
+	    fi; \
+	    sleep 0.1; \
+	done; \
+	wait $$pid
 
 clean: ## remove build/ and t/servroot
 	rm -rf $(BUILD) t/servroot

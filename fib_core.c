@@ -25,8 +25,18 @@
 /* estimated nanoseconds per call of the naive recursion */
 #define FIB_NS_PER_CALL        0.75
 
-/* the iterative loop polls once per this many additions */
-#define FIB_POLL_STEPS         1024
+/*
+ * The iterative loop polls once this many limbs were added (plus one per
+ * addition for its fixed cost): a few milliseconds of work at any size,
+ * where once per 1024 additions was half a second near F(10^8).
+ */
+#define FIB_POLL_LIMBS         (1 << 20)
+
+/* split levels: enough for 2^64 digits */
+#define FIB_DECIMAL_POWERS     64
+
+/* what GMP allocates whatever n: fib_work_size() adds it */
+#define FIB_WORK_FIXED         16384
 
 /* log10 of the golden ratio and of sqrt(5) */
 #define FIB_LOG10_PHI          0.20898764024997873376927208923755541L
@@ -40,6 +50,10 @@ static uint64_t fib_rec(uint64_t n);
 static uint64_t fib_rec_poll(uint64_t n, fib_job_t *job);
 static void fib_iterative(fib_job_t *job, mpz_t result);
 static void fib_decimal(fib_job_t *job, mpz_t z);
+static int fib_decimal_piece(fib_job_t *job, char *out, size_t width,
+    mpz_t x, size_t piece, size_t *k, mpz_t *powers);
+static int fib_decimal_leaf(fib_job_t *job, char *out, size_t width,
+    mpz_t x);
 static void fib_decimal_u64(fib_job_t *job, uint64_t v);
 static int fib_stopped(fib_job_t *job);
 
@@ -336,18 +350,27 @@ static void
 fib_iterative(fib_job_t *job, mpz_t result)
 {
     mpz_t     a, b;
+    size_t    work;
     uint64_t  i;
 
     mpz_init_set_ui(a, 0);
     mpz_init_set_ui(b, 1);
 
+    work = FIB_POLL_LIMBS;
+
     for (i = 0; i < job->num; i++) {
-        if (i % FIB_POLL_STEPS == 0 && fib_stopped(job)) {
-            break;
+        if (work >= FIB_POLL_LIMBS) {
+            if (fib_stopped(job)) {
+                break;
+            }
+
+            work = 0;
         }
 
         mpz_add(a, a, b);
         mpz_swap(a, b);
+
+        work += mpz_size(b) + 1;
     }
 
     mpz_swap(result, a);
@@ -453,7 +476,7 @@ fib_digits(uint64_t n)
 
 /*
  * The caller's buffer holds fib_digits(n) + 2 bytes: the digits, the
- * "\n", and room for the NUL that mpz_get_str() writes.
+ * "\n", and a byte to spare.
  */
 
 size_t
@@ -464,14 +487,27 @@ fib_out_size(uint64_t n)
 
 
 /*
- * Memory a computation needs besides its result, at most: GMP's numbers
- * and the temporaries of its decimal conversion, a few times the size
- * of F(n) in binary.
+ * Memory a computation needs besides its result, at most: what GMP
+ * allocates at its peak, measured with mp_set_memory_functions() by
+ * t/unit/test_fib_core.c over the whole range of n.  With B the size of
+ * F(n) in binary (0.087 bytes per n):
+ *
+ *   fast: mpz_fib_ui() peaks at 5.3 B; the decimal conversion at 6.9 B,
+ *   F(n) included (during its first division: F(n), both parts, GMP's
+ *   normalized copies and scratch, the powers of 5), plus the string of
+ *   one piece, at most FIB_DECIMAL_PIECE digits.
+ *   iterative: the loop holds a, b and a grown copy of one of them, 3 B
+ *   at most; then the same conversion of the same F(n).
+ *
+ * So 7.5 B, the string of one piece and GMP's small fixed allocations
+ * bound both, with 8 % to spare for GMP's tuning on other processors.
  */
 
 size_t
 fib_work_size(fib_algorithm_t algorithm, uint64_t n)
 {
+    size_t  binary, piece;
+
     if (algorithm == FIB_RECURSIVE) {
         return 0;
     }
@@ -480,7 +516,17 @@ fib_work_size(fib_algorithm_t algorithm, uint64_t n)
         n = FIB_BIG_MAX;
     }
 
-    return 4 * ((size_t) (n * 0.6942419136306174 / 8) + 64);
+    /* in whole limbs, as GMP allocates it, and one limb more */
+    binary = ((size_t) ((double) n * 0.6942419136306174) / 64 + 2) * 8;
+
+    /* the digits of F(n), or one more */
+    piece = (size_t) ((double) n * 0.20898764024997873) + 2;
+
+    if (piece > FIB_DECIMAL_PIECE) {
+        piece = FIB_DECIMAL_PIECE;
+    }
+
+    return binary * 15 / 2 + piece + 1 + FIB_WORK_FIXED;
 }
 
 
@@ -491,22 +537,210 @@ fib_decimal(fib_job_t *job, mpz_t z)
 
     digits = fib_digits(job->num);
 
-    /* mpz_sizeinbase() is exact or one too big: never past the buffer */
-
-    if (mpz_sizeinbase(z, 10) > digits + 1) {
-        job->rc = FIB_ERR_INTERNAL;
+    if (fib_decimal_split(job, job->out, digits, z, FIB_DECIMAL_PIECE) != 0)
+    {
         return;
     }
 
-    mpz_get_str(job->out, 10, z);
+    /* a leading zero: fib_digits() was one too big */
 
-    if (strlen(job->out) != digits) {
+    if (digits > 1 && job->out[0] == '0') {
         job->rc = FIB_ERR_INTERNAL;
         return;
     }
 
     job->out[digits] = '\n';
     job->len = digits + 1;
+}
+
+
+/*
+ * The decimal digits of z, which must be below 10^digits, as exactly
+ * "digits" characters at out, zero-padded on the left, no NUL.  One
+ * mpz_get_str() of F(10^8) takes seconds that nothing can interrupt, so
+ * z is divided by 10^k into a high and a low part, recursively, each
+ * converted on its own, with fib_stopped() polled before each: GMP's
+ * own conversion makes the same divisions inside one call.
+ *
+ * The split points halve the width, level by level: k[0] = ceil(d / 2),
+ * k[j + 1] = ceil(k[j] / 2); a piece of level j is at most 2 k[j] digits
+ * wide and its low part has exactly k[j].  So one table of powers serves
+ * every piece, and the parts stay balanced (GMP's conversion is up to
+ * 15 % slower on sizes it splits unevenly).  A piece reads only the
+ * table and writes only its own digits: pieces may be converted in any
+ * order, on any thread.  z is left 0 and its memory freed on the way.
+ * Returns 0, or -1 with the reason in job->rc.
+ */
+
+int
+fib_decimal_split(fib_job_t *job, char *out, size_t digits, mpz_t z,
+    size_t piece)
+{
+    int     rc;
+    mpz_t   powers[FIB_DECIMAL_POWERS];
+    size_t  j, n, k[FIB_DECIMAL_POWERS];
+
+    if (piece == 0) {
+        piece = FIB_DECIMAL_PIECE;
+    }
+
+    /* the split points of every level whose pieces can exceed "piece" */
+
+    n = 0;
+
+    for (j = digits; j > piece; j = k[n++]) {
+        if (n == FIB_DECIMAL_POWERS) {
+            job->rc = FIB_ERR_INTERNAL;
+            return -1;
+        }
+
+        k[n] = j / 2 + j % 2;
+    }
+
+    for (j = 0; j < n; j++) {
+        mpz_init(powers[j]);
+    }
+
+    /*
+     * powers[j] = 5^k[j], the smallest first, each from the next: the
+     * low k bits of x go straight to the low part, and only x / 2^k is
+     * divided by 5^k, a third smaller than 10^k (GMP's conversion strips
+     * the zero limbs of its powers for the same reason).
+     */
+
+    rc = 0;
+
+    for (j = n; j-- > 0; /* void */) {
+        if (fib_stopped(job)) {
+            rc = -1;
+            break;
+        }
+
+        if (j == n - 1) {
+            mpz_ui_pow_ui(powers[j], 5, k[j]);
+            continue;
+        }
+
+        mpz_mul(powers[j], powers[j + 1], powers[j + 1]);
+
+        if (k[j] != 2 * k[j + 1]) {
+            mpz_divexact_ui(powers[j], powers[j], 5);
+        }
+    }
+
+    if (rc == 0) {
+        rc = fib_decimal_piece(job, out, digits, z, piece, k, powers);
+    }
+
+    for (j = 0; j < n; j++) {
+        mpz_clear(powers[j]);
+    }
+
+    return rc;
+}
+
+
+/*
+ * One piece of fib_decimal_split(): 0 <= x < 10^width, left 0 and freed;
+ * k and powers start at the piece's level.
+ */
+
+static int
+fib_decimal_piece(fib_job_t *job, char *out, size_t width, mpz_t x,
+    size_t piece, size_t *k, mpz_t *powers)
+{
+    int     rc;
+    mpz_t   q, r, low;
+
+    if (fib_stopped(job)) {
+        return -1;
+    }
+
+    if (width <= piece) {
+        rc = fib_decimal_leaf(job, out, width, x);
+
+        mpz_clear(x);
+        mpz_init(x);
+
+        return rc;
+    }
+
+    /* a piece narrower than its level's split point belongs further down */
+
+    while (width <= k[0]) {
+        k++;
+        powers++;
+    }
+
+    /* x = q 10^k + r: x = (q 5^k + r') 2^k + low, r = r' 2^k + low */
+
+    mpz_init(q);
+    mpz_init(r);
+    mpz_init(low);
+
+    mpz_tdiv_r_2exp(low, x, k[0]);
+    mpz_tdiv_q_2exp(x, x, k[0]);
+    mpz_tdiv_qr(q, r, x, powers[0]);
+
+    /* x is no longer needed: its parts hold it */
+
+    mpz_clear(x);
+    mpz_init(x);
+
+    mpz_mul_2exp(r, r, k[0]);
+    mpz_add(r, r, low);
+    mpz_clear(low);
+
+    rc = fib_decimal_piece(job, out, width - k[0], q, piece, k + 1,
+                           powers + 1);
+
+    if (rc == 0) {
+        rc = fib_decimal_piece(job, out + width - k[0], k[0], r, piece,
+                               k + 1, powers + 1);
+    }
+
+    mpz_clear(q);
+    mpz_clear(r);
+
+    return rc;
+}
+
+
+static int
+fib_decimal_leaf(fib_job_t *job, char *out, size_t width, mpz_t x)
+{
+    char    *s;
+    size_t   len;
+    void   (*free_func)(void *, size_t);
+
+    if (mpz_sgn(x) < 0 || mpz_sizeinbase(x, 10) > width + 1) {
+        job->rc = FIB_ERR_INTERNAL;
+        return -1;
+    }
+
+    /*
+     * Converted apart, not in place: mpz_get_str() writes a NUL after
+     * the digits, into the next piece's first digit.  GMP allocates the
+     * string (strlen + 1 bytes) with its own allocator.
+     */
+
+    s = mpz_get_str(NULL, 10, x);
+    len = strlen(s);
+
+    if (len <= width) {
+        memset(out, '0', width - len);
+        memcpy(out + width - len, s, len);
+    }
+
+    mp_get_memory_functions(NULL, NULL, &free_func);
+    free_func(s, len + 1);
+
+    if (len > width) {
+        job->rc = FIB_ERR_INTERNAL;
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -604,7 +838,10 @@ fib_job_run(fib_job_t *job)
         fib_iterative(job, z);
 
     } else {
-        /* one GMP call: not cancellable, its limit bounds it */
+        /*
+         * One GMP call that cannot be interrupted: 0.35 s at F(10^8), its
+         * limit; the conversion that follows is split and polls.
+         */
         mpz_fib_ui(z, (unsigned long) job->num);
     }
 

@@ -52,6 +52,13 @@ typedef enum {
  */
 #define FIB_RECURSIVE_INLINE_MAX  40
 
+/*
+ * The decimal conversion converts pieces of at most this many digits in
+ * one GMP call (about a millisecond each), so that a computation can stop
+ * between them; see fib_decimal_split().
+ */
+#define FIB_DECIMAL_PIECE      (1 << 16)
+
 /* fib_cost_ns() for "too costly to say" */
 #define FIB_COST_MAX           UINT64_MAX
 
@@ -101,6 +108,16 @@ void fib_job_init(fib_job_t *job, fib_algorithm_t algorithm, uint64_t num,
     char *out);
 void fib_job_run(fib_job_t *job);
 uint64_t fib_now_ns(void);
+
+#ifdef __GNU_MP__
+/*
+ * Seen only where <gmp.h> comes first (the core, its tests, the
+ * benchmark): the decimal conversion of fib_job_run() on its own, with
+ * pieces of at most "piece" digits (0: the default).
+ */
+int fib_decimal_split(fib_job_t *job, char *out, size_t digits, mpz_t z,
+    size_t piece);
+#endif
 
 
 #endif /* _FIB_CORE_H_INCLUDED_ */

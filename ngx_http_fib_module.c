@@ -23,11 +23,12 @@
 #define NGX_HTTP_FIB_MAX_BLOCKED       64
 
 /*
- * How often the timer of a request whose task is out looks at it, ms: a
- * discarded body hides a client's close from nginx, so more often then.
+ * How often the timer of a request whose task is out looks at its
+ * client, ms: more often where the timer is all that looks, that is
+ * while a body is being discarded and after it.
  */
 #define NGX_HTTP_FIB_WATCH             1000
-#define NGX_HTTP_FIB_WATCH_DISCARDING  100
+#define NGX_HTTP_FIB_WATCH_UNTESTED    100
 
 /* fib_inline_max_cost's default, ns */
 #define NGX_HTTP_FIB_INLINE_MAX_COST   20000
@@ -112,6 +113,7 @@ typedef struct {
     uint64_t                   post_ns;
     unsigned                   queued:1;      /* in the worker's queue */
     unsigned                   in_flight:1;   /* posted to the pool */
+    unsigned                   stayed_idle:1; /* "normal" was refused */
 } ngx_http_fib_ctx_t;
 
 
@@ -146,6 +148,7 @@ static void ngx_http_fib_retry_soon(ngx_http_fib_pool_t *fp);
 static void ngx_http_fib_retry(ngx_event_t *ev);
 static void ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc);
 static ngx_msec_t ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx);
+static ngx_int_t ngx_http_fib_client_gone(ngx_http_request_t *r);
 static void ngx_http_fib_thread(void *data, ngx_log_t *log);
 static void ngx_http_fib_completed(ngx_event_t *ev);
 static void ngx_http_fib_watch(ngx_event_t *ev);
@@ -829,8 +832,14 @@ ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx)
     uint64_t    now;
     ngx_msec_t  t;
 
-    t = ctx->request->main->discard_body ? NGX_HTTP_FIB_WATCH_DISCARDING
-                                         : NGX_HTTP_FIB_WATCH;
+    /*
+     * nginx itself notices a client that leaves only where the request
+     * reads with ngx_http_test_reading: not while its body is being
+     * discarded (the discarder's handler), nor once that is done
+     * (ngx_http_block_reading).
+     */
+    t = (ctx->request->read_event_handler == ngx_http_test_reading)
+        ? NGX_HTTP_FIB_WATCH : NGX_HTTP_FIB_WATCH_UNTESTED;
 
     if (ctx->queued) {
         /* a waiting request's deadline is the timer's to keep */
@@ -862,15 +871,23 @@ ngx_http_fib_thread(void *data, ngx_log_t *log)
      * The event loop must win the CPU whenever it has work: its work is
      * short and other requests wait for it.  An idle-class thread runs
      * only on CPU time nothing else wants.  Linux sets the policy per
-     * thread; going back to normal may be refused, and then stays so.
+     * thread; going back to normal may be refused (an unprivileged
+     * worker), and then the thread stays idle and the completion says so.
      */
 
     if (ctx->priority != priority) {
-        priority = ctx->priority;
-
         ngx_memzero(&sp, sizeof(struct sched_param));
-        (void) sched_setscheduler(0, priority == NGX_HTTP_FIB_PRIORITY_IDLE
-                                     ? SCHED_IDLE : SCHED_OTHER, &sp);
+
+        if (sched_setscheduler(0, ctx->priority == NGX_HTTP_FIB_PRIORITY_IDLE
+                                  ? SCHED_IDLE : SCHED_OTHER, &sp)
+            == 0)
+        {
+            priority = ctx->priority;
+
+        } else if (ctx->priority == NGX_HTTP_FIB_PRIORITY_NORMAL) {
+            /* the thread may not log: the completion says so */
+            ctx->stayed_idle = 1;
+        }
     }
 #endif
 
@@ -889,6 +906,9 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
+
+    /* a worker's pool threads all meet the same refusal: say it once */
+    static ngx_uint_t    stayed_idle_logged;
 
     r = ctx->request;
     c = r->connection;
@@ -910,6 +930,15 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
     ngx_http_fib_release(ctx, ctx->work);
 
+    if (ctx->stayed_idle && !stayed_idle_logged) {
+        stayed_idle_logged = 1;
+
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "fib: a pool thread that ran \"fib_thread_priority "
+                      "idle\" may not go back to \"normal\" and computes "
+                      "idle; give \"normal\" locations a pool of their own "
+                      "(logged once per worker)");
+    }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "fib: F(%uL) finished: %s in %uL.%03uLms", ctx->rec.num,
@@ -934,10 +963,8 @@ ngx_http_fib_completed(ngx_event_t *ev)
 
 
 /*
- * While a body is being discarded, nginx reads a client's close as the
- * end of the body and stops watching the connection (the read handler
- * is the discarder's, not ngx_http_test_reading); what it read stays in
- * eof.
+ * The timer looks at the client the same way in every state of body
+ * handling: none, being discarded, discarded.
  */
 
 static void
@@ -945,11 +972,7 @@ ngx_http_fib_watch(ngx_event_t *ev)
 {
     ngx_http_fib_ctx_t *ctx = ev->data;
 
-    ngx_connection_t  *c;
-
-    c = ctx->request->connection;
-
-    if (c->read->eof || c->error) {
+    if (ngx_http_fib_client_gone(ctx->request)) {
         ngx_http_fib_abort(ctx);
 
     } else if (ctx->queued) {
@@ -962,6 +985,66 @@ ngx_http_fib_watch(ngx_event_t *ev)
 
     /* until the completion, which deletes it */
     ngx_add_timer(ev, ngx_http_fib_watch_time(ctx));
+}
+
+
+/*
+ * Whether the client has gone, asked of the connection itself as
+ * ngx_http_test_reading() asks: a discard that read the client's close
+ * leaves eof, a reset leaves error, and after a discard nobody reads,
+ * so a close is only epoll's pending_eof or what a peek finds.  A peek
+ * consumes nothing: a pipelined request stays for nginx.  HTTP/2
+ * streams share their connection, and nginx marks a reset stream's own
+ * connection itself: no peek there.
+ */
+
+static ngx_int_t
+ngx_http_fib_client_gone(ngx_http_request_t *r)
+{
+    u_char             buf[1];
+    ssize_t            n;
+    ngx_err_t          err;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    if (c->error || c->read->eof) {
+        return 1;
+    }
+
+#if (NGX_HTTP_V2)
+    if (r->main->stream != NULL) {
+        return 0;
+    }
+#endif
+
+    if (c->read->pending_eof) {
+        goto gone;
+    }
+
+    n = recv(c->fd, (char *) buf, 1, MSG_PEEK);
+
+    if (n > 0) {
+        return 0;
+    }
+
+    if (n == -1) {
+        err = ngx_socket_errno;
+
+        if (err == NGX_EAGAIN || err == NGX_EINTR) {
+            return 0;
+        }
+
+        c->read->error = 1;
+    }
+
+gone:
+
+    /* as ngx_http_test_reading() leaves it: nginx sends nothing more */
+    c->read->eof = 1;
+    c->error = 1;
+
+    return 1;
 }
 
 

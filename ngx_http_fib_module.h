@@ -37,8 +37,15 @@
 #define NGX_HTTP_FIB_TOO_MANY          2
 #define NGX_HTTP_FIB_REASONS           3
 
-/* worker processes, old and new, whose gauges the status page shows */
-#define NGX_HTTP_FIB_SLOTS             64
+/*
+ * Worker processes, old and new, whose gauges the status page shows: a
+ * new generation starts while the old ones still hold their slots, and
+ * a reload storm leaves several behind.  nginx's master runs at most
+ * NGX_MAX_PROCESSES children at once (ngx_spawn_process refuses more),
+ * every generation and cache process included: a slot for each never
+ * runs out, whatever worker_processes says.
+ */
+#define NGX_HTTP_FIB_SLOTS             NGX_MAX_PROCESSES
 
 #define NGX_HTTP_FIB_ALGORITHMS        3
 #define NGX_HTTP_FIB_BUCKETS           8

@@ -144,8 +144,13 @@ ngx_http_fib_add_zone(ngx_conf_t *cf)
 {
     ngx_shm_zone_t  *zone;
 
+    /* the counters and a slot per process, beside the slab's own pages */
+
     zone = ngx_shared_memory_add(cf, &ngx_http_fib_zone_name,
-                                 8 * ngx_pagesize, &ngx_http_fib_module);
+                                 ngx_align(sizeof(ngx_http_fib_shm_t),
+                                           ngx_pagesize)
+                                 + 8 * ngx_pagesize,
+                                 &ngx_http_fib_module);
     if (zone == NULL) {
         return NULL;
     }

@@ -313,6 +313,25 @@ for n in 100000 1000000 10000000; do
     [ $n = 1000000 ] && big_1e6=$over
 done
 
+echo "bench: 4b. the split decimal conversion"
+
+# the conversion the module makes (pieces, a poll between them) against
+# one mpz_get_str() of the same F(n), alternating in one process pinned
+# to one core; three runs, the median of the rounds' ratios of each
+split_rows=""
+split_1e7=""
+for n in 1000000 10000000; do
+    rounds=21
+    [ $n = 10000000 ] && rounds=9
+    runs=$(for _ in 1 2 3; do core decimal $n $rounds; done | sort -k3 -n)
+    row=$(printf '%s\n' "$runs" | sed -n 2p)
+    split_ns=$(echo "$row" | cut -d' ' -f1)
+    plain_ns=$(echo "$row" | cut -d' ' -f2)
+    r=$(echo "$row" | cut -d' ' -f3)
+    split_rows+="| $n | $(awk -v c="$plain_ns" 'BEGIN { printf "%.2f", c / 1e6 }') | $(awk -v c="$split_ns" 'BEGIN { printf "%.2f", c / 1e6 }') | $(awk -v r="$r" 'BEGIN { printf "%.3f", r }') × | $(printf '%s\n' "$runs" | cut -d' ' -f3 | paste -sd, - | sed 's/,/, /g') |"$'\n'
+    [ $n = 10000000 ] && split_1e7=$r
+done
+
 echo "bench: 5. overload"
 
 # goodput (200s per second) and refusals against concurrency, clients
@@ -393,6 +412,7 @@ if [ -n "$best_peer" ]; then
 echo "| isolation: ≤ 0.5 × best peer's probe p99 ($best_peer ms) | $(ratio "$iso_p99" "$best_peer") × | $(pass "$iso_p99 <= 0.5 * $best_peer") |"
 fi
 echo "| big numbers: nginx-path overhead at n = 10^6 < 10% | $big_1e6% | $(pass "$big_1e6 < 10") |"
+echo "| big numbers: split conversion at n = 10^7 ≤ 1.05 × one \`mpz_get_str\` | $(awk -v r="$split_1e7" 'BEGIN { printf "%.3f", r }') × | $(pass "$split_1e7 <= 1.05") |"
 echo
 echo "## 1. Cheap: \`num=10\`, \`wrk -t2 -c50\`, keep-alive"
 echo
@@ -443,6 +463,18 @@ echo
 echo "| n | digits | core alone, ms | compute in nginx, ms | through nginx, ms | overhead |"
 echo "| --- | --- | --- | --- | --- | --- |"
 printf '%s' "$big_rows"
+echo
+echo "## 4b. The split decimal conversion: F(n) to digits, one core"
+echo
+echo "What lets \`fast\` stop at \`fib_timeout\` or when its client leaves: the"
+echo "conversion divides F(n) into pieces of at most $(grep -o 'FIB_DECIMAL_PIECE *(1 << [0-9]*)' "$HERE/../fib_core.h" | sed 's/.*(1 << \([0-9]*\))/2^\1/') digits and polls between"
+echo "them. Against one \`mpz_get_str\` of the same number, in alternating rounds"
+echo "of one process (bench/corebench.c \`decimal\`, 21 rounds at 10^6, 9 at 10^7),"
+echo "three runs, the run with the median ratio shown; ms are that run's medians."
+echo
+echo "| n | one mpz_get_str, ms | split, ms | split / one | ratios of the runs |"
+echo "| --- | --- | --- | --- | --- |"
+printf '%s' "$split_rows"
 echo
 echo "## 5. Overload: recursive \`num=30\`, \`wrk -t2 -cN\`, clients that ask again at once"
 echo

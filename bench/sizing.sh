@@ -95,7 +95,7 @@ conf=$WORK/front/conf/nginx.conf
 sub "$conf" '^        listen 80;$' "        listen 127.0.0.1:$FRONT_PORT;"
 sub "$conf" 'server 10.0.0.11:8081 ' "server 127.0.0.1:$BACKEND_PORT "
 sub "$conf" '^        server 10.0.0.12:8081 .*;$' ''
-sub "$conf" '/var/cache/nginx/fib ' "$WORK/front/cache "
+sub "$conf" '/var/cache/nginx-fib ' "$WORK/front/cache "
 # one worker: the front's figures are per core
 sub "$conf" '^worker_processes auto;$' 'worker_processes 1;'
 sub "$conf" '^    access_log .*;$' '    access_log off;'

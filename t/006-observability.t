@@ -239,11 +239,11 @@ Content-Type: text/plain; version=0.0.4
 
 
 
-=== TEST 13: other methods on the status page
+=== TEST 13: other methods on the status page: the module's one-line 405
 --- request
 DELETE /fib_status
 --- error_code: 405
---- response_body_like: 405 Not Allowed
+--- response_body_like: ^method DELETE is not allowed: use GET or HEAD\n$
 
 
 

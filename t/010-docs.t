@@ -142,6 +142,21 @@ is_deeply([grep { !/^location = \S+\s*$/ } @locations], [],
           'every example location is exact');
 
 # }}}
+# {{{ every example that gzip can meet sets gzip_vary
+
+# the README's nginx examples with an http block, and examples/cluster/:
+# the answers cache for a year, so a compressed one must say it varies
+my %http = map { ("README: " . (/^(#[^\n]*)/ ? $1 : 'an example') => $_) }
+           grep { /^http \{/m } $readme =~ /^```nginx\n(.*?)^```\n/msg;
+$http{"examples/cluster/$_"} = slurp("$repo/examples/cluster/$_/nginx.conf")
+    for qw(front backend);
+
+cmp_ok(scalar keys %http, '>=', 4, 'the examples with an http block');
+is_deeply([sort grep { $http{$_} !~ /^    gzip_vary on;$/m } keys %http],
+          [], 'each sets gzip_vary on at http level');
+like($readme, qr/^### gzip and caches\n/m, 'the README says why');
+
+# }}}
 # {{{ a missing load_module
 
 SKIP: {
@@ -246,7 +261,7 @@ like($readme, qr/^## License\n\nBSD 2-Clause: see \[LICENSE\]\(LICENSE\)/m,
 # {{{ make install
 
 SKIP: {
-    skip 'the suite runs another build of the module', 5
+    skip 'the suite runs another build of the module', 8
         if "@so" ne "$repo/build/ngx_http_fib_module.so";
 
     my ($ok, $out) = make({}, 'install', "DESTDIR=$tmp/stage");
@@ -262,6 +277,56 @@ SKIP: {
     ok($ok, 'make install MODULES_DIR=...') or diag($out);
     ok(-f "$tmp/other/usr/local/nginx/modules/ngx_http_fib_module.so",
        'puts it there');
+
+    ($ok, $out) = make({}, 'uninstall', "DESTDIR=$tmp/stage");
+    ok($ok, 'make uninstall DESTDIR=...') or diag($out);
+    ok(!-e $installed, 'removes what make install put there');
+    like($readme, qr/^sudo make uninstall\b/m, 'the README shows it');
+}
+
+# }}}
+# {{{ make run says it serves only once nginx listens
+
+SKIP: {
+    skip 'the suite runs another build of the module', 4
+        if "@so" ne "$repo/build/ngx_http_fib_module.so";
+
+    # a port taken by someone else: nginx cannot bind, and says so alone
+    my $taken = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0);
+    my $busy = $taken->sockport;
+    my ($ok, $out) = make({}, 'run', "PORT=$busy", "NGINX=$nginx");
+    undef $taken;
+
+    ok(!$ok && $out =~ /bind\(\) to 127\.0\.0\.1:$busy failed/,
+       'make run on a taken port fails with bind()') or diag($out);
+    unlike($out, qr/^serving on/m, 'and does not say it serves');
+
+    # a free port: once it says so, it answers
+    my $free = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                     LocalPort => 0)->sockport;
+    local %ENV = %ENV;
+    delete @ENV{qw(MAKEFLAGS MAKELEVEL MFLAGS)};
+    my $pid = open my $run, '-|',
+                   "exec timeout -s INT 30 make --no-print-directory"
+                   . " -C '$repo' run PORT=$free NGINX='$nginx' 2>&1";
+    my ($said, $answer) = ('', '');
+    while (my $line = <$run>) {
+        next if $line !~ /^serving on (\S+)/;
+        $said = $1;
+        my $s = IO::Socket::INET->new("127.0.0.1:$free");
+        if ($s) {
+            print $s "GET /fib?num=10 HTTP/1.0\r\n\r\n";
+            local $/;
+            $answer = <$s> // '';
+        }
+        last;
+    }
+    kill 'INT', $pid;
+    close $run;
+
+    is($said, "http://127.0.0.1:$free/fib?num=10", 'make run says where');
+    like($answer, qr/\r\n\r\n55\n\z/, 'and serves there when it says so');
 }
 
 # }}}

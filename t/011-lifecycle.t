@@ -206,7 +206,7 @@ num must be a non-negative decimal integer
 === TEST 10: a client that leaves while its body is being discarded
 --- config eval: $::Fib
 --- raw_request eval
-"GET /fib?num=42 HTTP/1.1\r
+"GET /fib?num=46 HTTP/1.1\r
 Host: localhost\r
 Content-Length: 100000\r
 \r
@@ -216,8 +216,8 @@ abc"
 --- wait: 0.5
 --- ignore_response
 --- error_log
-fib: offloaded F(42)
-fib: client closed the connection, cancelling F(42)
+fib: offloaded F(46)
+fib: client closed the connection, cancelling F(46)
 --- no_error_log
 [alert]
 

@@ -18,6 +18,9 @@ use IO::Select;
 use File::Path qw(make_path remove_tree);
 use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use Promtool;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
@@ -107,7 +110,7 @@ sub front_conf {
         qr{^        listen 80;$}m => "        listen 127.0.0.1:$ports{front};",
         qr{server 10\.0\.0\.11:8081 } => "server 127.0.0.1:$ports{a} ",
         qr{server 10\.0\.0\.12:8081 } => "server 127.0.0.1:$ports{b} ",
-        qr{/var/cache/nginx/fib } => "$root/front/cache ",
+        qr{/var/cache/nginx-fib } => "$root/front/cache ",
         common_subs('front'));
 }
 
@@ -321,6 +324,7 @@ sub digits {
 sub metrics {
     my ($name) = @_;
     my $c = get($name, '/fib_status');
+    Promtool::check($c->{body}, "$name: /fib_status");
     my %m = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
             split /\n/, $c->{body};
     return \%m;
@@ -474,6 +478,46 @@ is(scalar(grep { $_->{status} ne '400' || $_->{cache} ne 'MISS' } @conns),
    0, 'errors: a 400 is a MISS every time');
 is(total('fib_requests_total', @backends) - $requests, 2,
    'errors: each reached a backend');
+
+# }}}
+
+# {{{ gzip turned on at the backends: the cache keeps the encodings apart
+
+# what an operator does who wants small answers compressed; the
+# example's gzip_vary stays as it is
+for my $name (@backends) {
+    stop_nginx($name);
+    backend_conf($name, 'threads=2 max_queue=16',
+                 qr{^    gzip off;$}m => "    gzip on;\n"
+                     . "    gzip_types text/plain;\n"
+                     . "    gzip_min_length 1;");
+    start_nginx($name);
+}
+
+$c = get('front', '/fib/iterative?num=500', "Accept-Encoding: gzip\r\n");
+ok($c->{status} eq '200' && $c->{cache} eq 'MISS'
+   && $c->{data} =~ /\r\nContent-Encoding: gzip\r\n/i,
+   'gzip: a gzip client gets a compressed answer, now in the cache');
+like($c->{data}, qr/\r\nVary: Accept-Encoding\r\n/i,
+     'gzip: which says it varies with Accept-Encoding');
+
+$c = get('front', '/fib/iterative?num=500');
+unlike($c->{data}, qr/\r\nContent-Encoding:/i,
+       'gzip: a plain client after it is not sent the compressed copy');
+ok($c->{status} eq '200' && $c->{body} =~ /\A\d+\n\z/
+   && length($c->{body}) == digits(500) + 1,
+   'gzip: but F(500) in plain digits');
+
+$c = get('front', '/fib/iterative?num=500', "Accept-Encoding: gzip\r\n");
+like($c->{data}, qr/\r\nContent-Encoding: gzip\r\n/i,
+     'gzip: and a gzip client still gets a compressed one');
+
+# the example's backends again
+for my $name (@backends) {
+    stop_nginx($name);
+    backend_conf($name, 'threads=2 max_queue=16');
+    start_nginx($name);
+}
 
 # }}}
 

@@ -3,7 +3,9 @@
 # make test-deb: installs the package built by make deb into this
 # machine's nginx, checks that /etc/nginx/modules-enabled loads it
 # (nginx -t), that it ships the README and the README's Synopsis as an
-# example that nginx -t accepts, serves /fib from a thread pool of its own
+# example that nginx -t accepts, that examples/cluster/ passes nginx -t
+# as installed by an operator (in /etc/nginx, nothing changed), that
+# lintian finds nothing, serves /fib from a thread pool of its own
 # with the system nginx binary on a test port of 127.0.0.1
 # (DEB_TEST_PORT), then removes the package, leaving the machine as it
 # was.
@@ -47,6 +49,8 @@ check() {
 cleanup() {
     [ -s "$WORK/nginx.pid" ] && kill -QUIT "$(cat "$WORK/nginx.pid")" 2>/dev/null
     sleep 0.3
+    # shellcheck disable=SC2046
+    [ -s "$WORK/created" ] && rm -rf $(cat "$WORK/created")
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $PKG \
         < /dev/null > /dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -55,6 +59,15 @@ trap cleanup EXIT
 
 echo "test-deb: $deb"
 dpkg-deb -I "$deb" | grep -E '^ (Package|Version|Depends):'
+
+# packagers run lintian first
+if command -v lintian > /dev/null; then
+    check "lintian finds no error and no warning" \
+          "lintian --fail-on error,warning '$deb' > '$WORK/lintian.log' 2>&1 \
+           || { cat '$WORK/lintian.log'; false; }"
+else
+    echo "skipped: lintian is not installed"
+fi
 
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" \
     < /dev/null > "$WORK/install.log" 2>&1 \
@@ -89,6 +102,37 @@ check "nginx -t accepts the example with the installed module" \
            '$WORK/example.conf' \
        && nginx -t -q -c '$WORK/example.conf' -e '$WORK/example.log' \
               2> '$WORK/t.log'"
+
+# examples/cluster/ as its files' headers tell an operator to install
+# them: copied to /etc/nginx, nginx -t -c with nothing changed.  What
+# nginx -t creates (the cache directory, the log files) is removed again
+# unless it was there before.
+created=()
+for f in /etc/nginx/fib-front.conf /etc/nginx/fib-backend.conf \
+         /var/cache/nginx-fib /var/log/nginx/fib-front-error.log \
+         /var/log/nginx/fib-front-access.log \
+         /var/log/nginx/fib-backend-error.log \
+         /var/log/nginx/fib-backend-access.log; do
+    [ -e "$f" ] || created+=("$f")
+done
+echo "${created[@]}" > "$WORK/created"
+
+for role in front backend; do
+    conf=/etc/nginx/fib-$role.conf
+    check "it ships examples/cluster/$role/nginx.conf" \
+          "cmp -s $DOC/examples/cluster/$role/nginx.conf \
+               '$REPO/examples/cluster/$role/nginx.conf'"
+    if [ -e "$conf" ] && ! grep -qx "$conf" <(tr ' ' '\n' < "$WORK/created")
+    then
+        echo "FAILED: $conf exists already; not touching it"
+        fail=$((fail + 1))
+        continue
+    fi
+    check "nginx -t -c $conf, the $role example as installed" \
+          "cp $DOC/examples/cluster/$role/nginx.conf $conf \
+           && nginx -t -q -c $conf 2> '$WORK/t-$role.log' \
+           || { cat '$WORK/t-$role.log'; false; }"
+done
 
 # the system binary with the enabled modules, on a test port
 cat > "$WORK/nginx.conf" <<CONF

@@ -15,7 +15,8 @@ package FibServer;
 #   launch_nginx();
 #
 # $FibServer::StatusPort, when set, is where get() and metric() ask
-# (a plain HTTP/1.1 listener beside an HTTP/2-only one).
+# (a plain HTTP/1.1 listener beside an HTTP/2-only one); every status
+# page they fetch goes through promtool check metrics (t/inc/Promtool.pm).
 
 use strict;
 use warnings;
@@ -24,6 +25,7 @@ use Test::More ();
 use IO::Socket::INET;
 use IO::Select;
 use Time::HiRes qw(sleep time);
+use Promtool;
 
 use Exporter 'import';
 
@@ -177,10 +179,13 @@ sub wait_all {
     return @order;
 }
 
+# a status page it fetches must pass promtool check metrics
 sub get {
     my ($uri) = @_;
     my $c = send_req($uri, connect_to($StatusPort));
     wait_all([$c]);
+    Promtool::check($c->{body}, $uri)
+        if $uri =~ m{^/fib_status} && $c->{status} eq '200';
     return $c;
 }
 

@@ -403,23 +403,33 @@ test_cancel_before(void **state)
 }
 
 
+typedef struct {
+    fib_job_t  *job;
+    long        ms;
+} cancel_t;
+
+
 static void *
 canceller(void *data)
 {
-    fib_job_t        *job = data;
-    struct timespec   ts = { 0, 50 * 1000 * 1000 };
+    cancel_t         *c = data;
+    struct timespec   ts;
+
+    ts.tv_sec = c->ms / 1000;
+    ts.tv_nsec = c->ms % 1000 * 1000 * 1000;
 
     nanosleep(&ts, NULL);
-    atomic_store(&job->cancel, 1);
+    atomic_store(&c->job->cancel, 1);
 
     return NULL;
 }
 
 
 static void
-cancel_running(fib_algorithm_t algorithm, uint64_t n)
+cancel_running(fib_algorithm_t algorithm, uint64_t n, long ms)
 {
     char       *out;
+    cancel_t    c;
     pthread_t   t;
     fib_job_t   job;
 
@@ -428,10 +438,13 @@ cancel_running(fib_algorithm_t algorithm, uint64_t n)
 
     fib_job_init(&job, algorithm, n, out);
 
+    c.job = &job;
+    c.ms = ms;
+
     /* without cancellation these would run for years: alarm ends it */
     alarm(20);
 
-    assert_int_equal(pthread_create(&t, NULL, canceller, &job), 0);
+    assert_int_equal(pthread_create(&t, NULL, canceller, &c), 0);
     fib_job_run(&job);
     pthread_join(t, NULL);
 
@@ -447,8 +460,28 @@ cancel_running(fib_algorithm_t algorithm, uint64_t n)
 static void
 test_cancel_running(void **state)
 {
-    cancel_running(FIB_RECURSIVE, 90);
-    cancel_running(FIB_ITERATIVE, FIB_BIG_MAX);
+    cancel_running(FIB_RECURSIVE, 90, 50);
+    cancel_running(FIB_ITERATIVE, FIB_BIG_MAX, 50);
+
+    /*
+     * F(10^8) fast: mpz_fib_ui() takes a third of a second, then the
+     * decimal conversion seconds; a second in, only a conversion that
+     * polls can still see the flag.
+     */
+    cancel_running(FIB_FAST, FIB_BIG_MAX, 1000);
+}
+
+
+static void
+deadline_fast(char *out)
+{
+    fib_job_t  job;
+
+    fib_job_init(&job, FIB_FAST, FIB_BIG_MAX, out);
+    job.deadline_ns = fib_now_ns() + 1000 * 1000 * 1000;
+    fib_job_run(&job);
+    assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
+    assert_int_equal(job.len, 0);
 }
 
 
@@ -475,6 +508,9 @@ test_deadline(void **state)
     job.deadline_ns = fib_now_ns() + 50 * 1000 * 1000;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
+
+    /* fast: the deadline passes during the decimal conversion */
+    deadline_fast(out);
 
     /* a deadline already past: nothing is computed */
     fib_job_init(&job, FIB_FAST, 10, out);
@@ -540,6 +576,366 @@ test_stop(void **state)
 }
 
 
+/* {{{ the decimal conversion: byte-identical to one mpz_get_str() */
+
+/* x as "digits" characters, zero-padded, with pieces of "piece" digits */
+
+static void
+expect_decimal(mpz_t x, size_t digits, size_t piece)
+{
+    char       *want, *got, *s;
+    mpz_t       copy;
+    size_t      len;
+    fib_job_t   job;
+
+    s = mpz_get_str(NULL, 10, x);
+    len = strlen(s);
+    assert_true(len <= digits);
+
+    want = malloc(digits + 1);
+    got = malloc(digits + 1);
+    assert_non_null(want);
+    assert_non_null(got);
+
+    memset(want, '0', digits - len);
+    memcpy(want + digits - len, s, len);
+    want[digits] = '\0';
+
+    memset(got, 'x', digits);
+    got[digits] = '\0';
+
+    mpz_init_set(copy, x);
+    fib_job_init(&job, FIB_FAST, 0, got);
+
+    assert_int_equal(fib_decimal_split(&job, got, digits, copy, piece), 0);
+    assert_int_equal(job.rc, FIB_OK);
+
+    /* nothing written past the digits, and the number given back */
+    assert_int_equal(got[digits], '\0');
+    assert_int_equal(mpz_sgn(copy), 0);
+    assert_string_equal(got, want);
+
+    mpz_clear(copy);
+    free(want);
+    free(got);
+    free(s);
+}
+
+
+/* the smallest n whose F(n) has at least d digits */
+
+static uint64_t
+n_of_digits(size_t d)
+{
+    uint64_t  n;
+
+    n = (uint64_t) (((double) d - 1 + 0.349485) / 0.20898764);
+    n = n > 5 ? n - 5 : 0;
+
+    while (fib_digits(n) < d) {
+        n++;
+    }
+
+    return n;
+}
+
+
+static void
+test_decimal_identical(void **state)
+{
+    static const size_t  pieces[] = { 1, 2, 3, 5, 7, 10, 64, 1000 };
+
+    char      *s, *got;
+    mpz_t      x, y;
+    size_t     i, j, d;
+    uint64_t   n, m;
+
+    mpz_init(x);
+    mpz_init(y);
+
+    /* F(n) with small pieces: many levels, odd and even widths */
+
+    for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        for (n = 0; n <= 2000; n += (n < 100) ? 1 : 37) {
+            mpz_fib_ui(x, n);
+            expect_decimal(x, fib_digits(n), pieces[i]);
+        }
+
+        mpz_fib_ui(x, 10007);
+        expect_decimal(x, fib_digits(10007), pieces[i]);
+    }
+
+    /*
+     * Pieces with leading zeros, all zeros, and a padded top: 10^k - 1,
+     * 10^k, 10^k + 1, 10^k + 10^j, and digits beyond the number's own.
+     */
+
+    for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+        for (j = 1; j < 300; j += 13) {
+            mpz_ui_pow_ui(x, 10, j);
+            expect_decimal(x, j + 1, pieces[i]);
+            expect_decimal(x, j + 9, pieces[i]);
+
+            mpz_sub_ui(y, x, 1);
+            expect_decimal(y, j, pieces[i]);
+
+            mpz_add_ui(y, x, 1);
+            expect_decimal(y, j + 1, pieces[i]);
+
+            mpz_ui_pow_ui(y, 10, j / 2);
+            mpz_add(y, y, x);
+            expect_decimal(y, j + 1, pieces[i]);
+        }
+
+        mpz_set_ui(x, 0);
+        expect_decimal(x, 1, pieces[i]);
+        expect_decimal(x, 50, pieces[i]);
+    }
+
+    /*
+     * The module's own path, fib_job_run(), against mpz_get_str(): every
+     * decade, odd points, and F(n) around the widths where the number of
+     * split levels changes (FIB_DECIMAL_PIECE * 2^j digits).
+     */
+
+    for (n = 1; n <= 10000000; n *= 10) {
+        for (m = n; m <= n + 1; m++) {
+            mpz_fib_ui(x, m);
+            s = mpz_get_str(NULL, 10, x);
+            got = run(FIB_FAST, m);
+            assert_string_equal(got, s);
+            free(got);
+            free(s);
+        }
+    }
+
+    for (j = 0; j < 4; j++) {
+        d = (size_t) FIB_DECIMAL_PIECE << j;
+
+        for (m = n_of_digits(d) - 3; m <= n_of_digits(d + 1) + 3; m++) {
+            mpz_fib_ui(x, m);
+            s = mpz_get_str(NULL, 10, x);
+            got = run(FIB_FAST, m);
+            assert_string_equal(got, s);
+            free(got);
+            free(s);
+
+            /* one split, not four: no need of every m */
+            if (j > 1) {
+                m += 2;
+            }
+        }
+    }
+
+    mpz_fib_ui(x, 2718281);
+    s = mpz_get_str(NULL, 10, x);
+    got = run(FIB_FAST, 2718281);
+    assert_string_equal(got, s);
+    free(got);
+    free(s);
+
+    mpz_clear(x);
+    mpz_clear(y);
+}
+
+
+static void
+test_decimal_errors(void **state)
+{
+    char       out[16];
+    mpz_t      x;
+    fib_job_t  job;
+
+    mpz_init_set_ui(x, 12345);
+
+    /* a number wider than the digits given: an error, never an overrun */
+
+    fib_job_init(&job, FIB_FAST, 0, out);
+    memset(out, 'x', sizeof(out));
+    assert_int_equal(fib_decimal_split(&job, out, 4, x, 2), -1);
+    assert_int_equal(job.rc, FIB_ERR_INTERNAL);
+    assert_int_equal(out[4], 'x');
+
+    /* a cancelled job converts nothing */
+
+    mpz_set_ui(x, 12345);
+    fib_job_init(&job, FIB_FAST, 0, out);
+    atomic_store(&job.cancel, 1);
+    assert_int_equal(fib_decimal_split(&job, out, 5, x, 2), -1);
+    assert_int_equal(job.rc, FIB_ERR_CANCELLED);
+
+    mpz_clear(x);
+}
+
+/* }}} */
+
+
+/* {{{ GMP's peak allocation against fib_work_size() */
+
+static size_t  gmp_live, gmp_peak;
+
+
+static void *
+count_alloc(size_t size)
+{
+    gmp_live += size;
+
+    if (gmp_live > gmp_peak) {
+        gmp_peak = gmp_live;
+    }
+
+    return malloc(size);
+}
+
+
+static void *
+count_realloc(void *p, size_t old, size_t size)
+{
+    /* both blocks are live while realloc() copies */
+
+    if (gmp_live + size > gmp_peak) {
+        gmp_peak = gmp_live + size;
+    }
+
+    gmp_live = gmp_live - old + size;
+
+    return realloc(p, size);
+}
+
+
+static void
+count_free(void *p, size_t size)
+{
+    gmp_live -= size;
+    free(p);
+}
+
+
+/* the most GMP held at once during one fib_job_run() */
+
+static size_t
+gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
+{
+    char       *out;
+    fib_job_t   job;
+
+    out = malloc(fib_out_size(n));
+    assert_non_null(out);
+
+    fib_job_init(&job, algorithm, n, out);
+
+    mp_set_memory_functions(count_alloc, count_realloc, count_free);
+
+    gmp_live = 0;
+    gmp_peak = 0;
+
+    fib_job_run(&job);
+
+    mp_set_memory_functions(NULL, NULL, NULL);
+
+    assert_int_equal(job.rc, FIB_OK);
+
+    /* everything allocated was freed, and counted on the way */
+    assert_int_equal(gmp_live, 0);
+
+    free(out);
+
+    return gmp_peak;
+}
+
+
+/* the size of F(n) in binary, in whole limbs */
+
+static size_t
+binary_size(uint64_t n)
+{
+    return ((size_t) ((double) n * 0.6942419136306174) / 64 + 1) * 8;
+}
+
+
+static void
+test_work_size_bound(void **state)
+{
+    /*
+     * Every decade up to FIB_BIG_MAX, odd points, and the widths where
+     * the conversion gains a split level: one piece (the whole number in
+     * one mpz_get_str(), its costliest case), two, four.
+     */
+    static const uint64_t  fast[] = {
+        0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000, 65537, 100000,
+        313584, 313590, 314159, 627168, 627180, 1000000, 1254355,
+        2718281, 10000000, 31415927, 100000000
+    };
+
+    /* n^2: measured as far as takes a second; see fib_work_size() */
+    static const uint64_t  iterative[] = {
+        0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000, 65537, 100000,
+        271828, 313584, 313590, 500000
+    };
+
+    double    worst;
+    size_t    i, peak, work, loop;
+    uint64_t  n;
+
+    worst = 0;
+
+    for (i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+        n = fast[i];
+        peak = gmp_peak_of(FIB_FAST, n);
+        work = fib_work_size(FIB_FAST, n);
+
+        if (peak > work) {
+            fail_msg("fast F(%llu): GMP's peak %zu > fib_work_size() %zu",
+                     (unsigned long long) n, peak, work);
+        }
+
+        if ((double) peak / work > worst) {
+            worst = (double) peak / work;
+        }
+    }
+
+    print_message("fast: GMP's peak is at most %.2f of fib_work_size()\n",
+                  worst);
+
+    worst = 0;
+
+    for (i = 0; i < sizeof(iterative) / sizeof(iterative[0]); i++) {
+        n = iterative[i];
+        peak = gmp_peak_of(FIB_ITERATIVE, n);
+        work = fib_work_size(FIB_ITERATIVE, n);
+
+        if (peak > work) {
+            fail_msg("iterative F(%llu): GMP's peak %zu > fib_work_size() "
+                     "%zu", (unsigned long long) n, peak, work);
+        }
+
+        /*
+         * Beyond what can be measured, the bound rests on the structure:
+         * the loop holds a, b and a grown copy of one (3 B), then comes
+         * the conversion fast makes of the same F(n), measured above up
+         * to FIB_BIG_MAX.  Check that it is so where it can be measured.
+         */
+
+        loop = 3 * binary_size(n) + 4096;
+
+        if (peak > loop && peak > gmp_peak_of(FIB_FAST, n)) {
+            fail_msg("iterative F(%llu): GMP's peak %zu is above both the "
+                     "loop's %zu and fast's", (unsigned long long) n, peak,
+                     loop);
+        }
+
+        if ((double) peak / work > worst) {
+            worst = (double) peak / work;
+        }
+    }
+
+    print_message("iterative: GMP's peak is at most %.2f of "
+                  "fib_work_size()\n", worst);
+}
+
+/* }}} */
+
+
 int
 main(void)
 {
@@ -561,6 +957,9 @@ main(void)
         cmocka_unit_test(test_cancel_running),
         cmocka_unit_test(test_deadline),
         cmocka_unit_test(test_stop),
+        cmocka_unit_test(test_decimal_identical),
+        cmocka_unit_test(test_decimal_errors),
+        cmocka_unit_test(test_work_size_bound),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
