@@ -319,7 +319,7 @@ http {
     uwsgi_temp_path $(BUILD)/run/tmp;
     scgi_temp_path $(BUILD)/run/tmp;
 
-    fib_thread_pool fib;
+    fib_thread_pool fib tasks=2;
 
     server {
         listen 127.0.0.1:$(PORT);

@@ -22,6 +22,12 @@
  */
 #define FIB_POLL_MIN           25
 
+/*
+ * Above this n the naive recursion never runs on an event loop, whatever
+ * the cost estimate says: F(40) already takes a quarter of a second.
+ */
+#define FIB_RECURSIVE_INLINE_MAX  40
+
 /* estimated nanoseconds per call of the naive recursion */
 #define FIB_NS_PER_CALL        0.75
 
@@ -256,7 +262,7 @@ fib_default_max(fib_algorithm_t algorithm)
 }
 
 
-/* the largest n whose estimated cost is at most cost_ns */
+/* the largest n that fib_cheap() lets run in the event loop */
 
 uint64_t
 fib_inline_max(fib_algorithm_t algorithm, uint64_t cost_ns)
@@ -268,14 +274,14 @@ fib_inline_max(fib_algorithm_t algorithm, uint64_t cost_ns)
     lo = 0;
     hi = fib_algorithm_max(algorithm);
 
-    if (fib_cost_ns(algorithm, lo) > cost_ns) {
+    if (!fib_cheap(algorithm, lo, cost_ns)) {
         return 0;
     }
 
     while (lo < hi) {
         mid = lo + (hi - lo + 1) / 2;
 
-        if (fib_cost_ns(algorithm, mid) <= cost_ns) {
+        if (fib_cheap(algorithm, mid, cost_ns)) {
             lo = mid;
 
         } else {
@@ -382,7 +388,7 @@ fib_iterative(fib_job_t *job, mpz_t result)
 
 /*
  * Estimated CPU nanoseconds of one computation on a current x86-64 core,
- * decimal conversion included; calibrated with t/unit/calibrate.c.
+ * decimal conversion included, from `bench/corebench` timings.
  * Only the dispatch between inline and thread pool depends on it, so it
  * is deliberately simple and errs on the side of "heavy".
  */
@@ -423,6 +429,24 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
      * (it came out small once, and F(93) ran on the event loop).
      */
     return cost < 1.8e19 ? (uint64_t) cost : FIB_COST_MAX;
+}
+
+
+/*
+ * The one rule for where a computation runs: the event loop when its
+ * estimate is within max_cost_ns, except the recursion above a small n,
+ * whatever the estimate says (a wrong estimate once ran F(93) inline and
+ * froze a worker for good).
+ */
+
+int
+fib_cheap(fib_algorithm_t algorithm, uint64_t n, uint64_t max_cost_ns)
+{
+    if (algorithm == FIB_RECURSIVE && n > FIB_RECURSIVE_INLINE_MAX) {
+        return 0;
+    }
+
+    return fib_cost_ns(algorithm, n) <= max_cost_ns;
 }
 
 
@@ -782,17 +806,41 @@ fib_now_ns(void)
 }
 
 
+/* now + timeout, saturated: no deadline wraps into the past */
+
+uint64_t
+fib_deadline_ns(uint64_t now_ns, uint64_t timeout_ms)
+{
+    if (timeout_ms >= (UINT64_MAX - now_ns) / 1000000) {
+        return UINT64_MAX;
+    }
+
+    return now_ns + timeout_ms * 1000000;
+}
+
+
 void
 fib_job_init(fib_job_t *job, fib_algorithm_t algorithm, uint64_t num,
-    char *out)
+    char *out, uint64_t deadline_ns, volatile sig_atomic_t *stop)
 {
     memset(job, 0, sizeof(fib_job_t));
 
     job->algorithm = algorithm;
     job->num = num;
     job->out = out;
+    job->deadline_ns = deadline_ns;
+    job->stop = stop;
 
     atomic_init(&job->cancel, 0);
+}
+
+
+/* from any thread; whether this call is the one that cancelled it */
+
+int
+fib_job_cancel(fib_job_t *job)
+{
+    return atomic_exchange(&job->cancel, 1) == 0;
 }
 
 

@@ -47,12 +47,6 @@ typedef enum {
 #define FIB_BIG_MAX            100000000
 
 /*
- * Above this n the naive recursion never runs on an event loop, whatever
- * the cost estimate says: F(40) already takes a quarter of a second.
- */
-#define FIB_RECURSIVE_INLINE_MAX  40
-
-/*
  * The decimal conversion converts pieces of at most this many digits in
  * one GMP call (about a millisecond each), so that a computation can stop
  * between them; see fib_decimal_split().
@@ -65,7 +59,8 @@ typedef enum {
 
 /*
  * One computation.  fib_job_init() fills it; fib_job_run() touches
- * nothing else, so it may run on any thread.  The caller owns "out",
+ * nothing else, so it may run on any thread, and fib_job_cancel() stops
+ * it from any other.  The caller owns "out",
  * which must hold fib_out_size(num) bytes: the result is written there,
  * and nothing is left to free.
  */
@@ -100,14 +95,17 @@ uint64_t fib_default_max(fib_algorithm_t algorithm);
 uint64_t fib_inline_max(fib_algorithm_t algorithm, uint64_t cost_ns);
 
 uint64_t fib_cost_ns(fib_algorithm_t algorithm, uint64_t n);
+int fib_cheap(fib_algorithm_t algorithm, uint64_t n, uint64_t max_cost_ns);
 size_t fib_digits(uint64_t n);
 size_t fib_out_size(uint64_t n);
 size_t fib_work_size(fib_algorithm_t algorithm, uint64_t n);
 
 void fib_job_init(fib_job_t *job, fib_algorithm_t algorithm, uint64_t num,
-    char *out);
+    char *out, uint64_t deadline_ns, volatile sig_atomic_t *stop);
 void fib_job_run(fib_job_t *job);
+int fib_job_cancel(fib_job_t *job);
 uint64_t fib_now_ns(void);
+uint64_t fib_deadline_ns(uint64_t now_ns, uint64_t timeout_ms);
 
 #ifdef __GNU_MP__
 /*

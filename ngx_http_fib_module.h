@@ -2,10 +2,11 @@
 /*
  * Copyright (C) ngx_http_fib_module authors
  *
- * What the module's two files share: how a request went, the counters
- * in shared memory, and the functions of what the module tells (the
- * variables and the status page), kept apart as nginx keeps stub_status
- * apart.
+ * What the module's files share: the configuration (ngx_http_fib_module.c),
+ * a request's state from handler to response (ngx_http_fib_handler.c),
+ * the thread offload (ngx_http_fib_thread.c, built only with threads),
+ * and what the module tells: variables, counters and the status page
+ * (ngx_http_fib_status.c).  Only these files see both nginx and the core.
  */
 
 
@@ -17,6 +18,11 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "fib_core.h"
+
+
+#define NGX_HTTP_FIB_PRIORITY_NORMAL   0
+#define NGX_HTTP_FIB_PRIORITY_IDLE     1
 
 #define NGX_HTTP_FIB_MODE_NONE         0
 #define NGX_HTTP_FIB_MODE_INLINE       1
@@ -92,19 +98,130 @@ typedef struct {
 } ngx_http_fib_shm_t;
 
 
+#if (NGX_THREADS)
+
+/*
+ * The worker's queue in front of one thread pool: at most "tasks" of the
+ * worker's tasks are posted to the pool, the requests beyond wait here,
+ * in order, and everything here is the event loop's alone.
+ */
+
+typedef struct {
+    ngx_thread_pool_t         *pool;
+    ngx_uint_t                 tasks;      /* posted at most */
+    ngx_uint_t                 posted;
+    ngx_queue_t                waiting;
+} ngx_http_fib_queue_t;
+
+#endif
+
+
+typedef struct {
+    ngx_str_t                 *file;
+    ngx_uint_t                 line;
+} ngx_http_fib_where_t;
+
+
+/* derived for every location configuration, if and limit_except too */
+
+typedef struct {
+    ngx_http_handler_pt        handler;           /* fib or fib_status */
+    ngx_uint_t                 algorithm;
+    ngx_int_t                  max_num;           /* as configured */
+    ngx_uint_t                 limit;             /* in force */
+    ngx_http_fib_where_t       enable_at;         /* "fib" */
+    ngx_http_fib_where_t       max_num_at;        /* "fib_max_num" here */
+    ngx_uint_t                 inline_max_cost;   /* ns */
+    ngx_msec_t                 timeout;
+    ngx_uint_t                 thread_priority;   /* as configured */
+    ngx_uint_t                 priority;          /* in force */
+#if (NGX_THREADS)
+    ngx_thread_pool_t         *thread_pool;
+    ngx_int_t                  tasks;             /* fib_thread_pool tasks= */
+    ngx_http_fib_queue_t      *queue;
+#endif
+} ngx_http_fib_loc_conf_t;
+
+
+/* where a request with a thread task is; ngx_http_fib_set_state() moves it */
+
+typedef enum {
+    NGX_HTTP_FIB_NONE = 0,     /* no task: computed inline, or refused */
+    NGX_HTTP_FIB_WAITING,      /* in the worker's queue */
+    NGX_HTTP_FIB_POSTED,       /* in the thread pool */
+    NGX_HTTP_FIB_DONE          /* the completion is the next to run */
+} ngx_http_fib_state_e;
+
+
+/* all a pool thread touches */
+
+typedef struct {
+    fib_job_t                  job;
+    ngx_uint_t                 priority;     /* the class to compute in */
+    ngx_uint_t                 stayed_idle;  /* "normal" was refused */
+} ngx_http_fib_work_t;
+
+
+/*
+ * One request's state, allocated from its pool and handed to every
+ * handler registered for it: the pool cleanup, the request cleanup, the
+ * thread task and the timer.  None of them looks it up in r->ctx, which
+ * nginx clears on internal redirects and filter finalization; the
+ * variables are the only readers that do, and they check for NULL.
+ */
+
+typedef struct {
+    /* first: the variables find it where they find the ctx */
+    ngx_http_fib_record_t      rec;
+
+    ngx_http_fib_work_t        work;
+    ngx_http_request_t        *request;
+    ngx_http_fib_shm_t        *shm;
+    ngx_msec_t                 timeout;
+    size_t                     size;       /* of the result */
+    size_t                     memory;     /* charged to the budget */
+    uint64_t                   post_ns;
+
+#if (NGX_THREADS)
+    ngx_http_fib_state_e       state;
+    ngx_http_fib_queue_t      *queue;
+    ngx_queue_t                link;       /* in queue->waiting */
+    ngx_thread_task_t          task;
+    ngx_event_t                watch;
+#endif
+} ngx_http_fib_ctx_t;
+
+
 typedef struct {
     ngx_shm_zone_t            *zone;
     size_t                     max_memory;
     ngx_int_t                  max_waiting;
-    ngx_array_t                pools;      /* of ngx_http_fib_pool_t * */
+    ngx_array_t                queues;     /* of ngx_http_fib_queue_t * */
 } ngx_http_fib_main_conf_t;
 
+
+ngx_int_t ngx_http_fib_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_respond(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx);
+ngx_int_t ngx_http_fib_refuse(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_uint_t reason, const char *why);
+void ngx_http_fib_hold(ngx_http_fib_ctx_t *ctx, size_t memory);
+void ngx_http_fib_ran(ngx_http_fib_ctx_t *ctx);
+
+#if (NGX_THREADS)
+ngx_int_t ngx_http_fib_offload(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
+ngx_http_fib_queue_t *ngx_http_fib_add_queue(ngx_conf_t *cf,
+    ngx_thread_pool_t *pool, ngx_int_t tasks);
+#endif
 
 ngx_shm_zone_t *ngx_http_fib_add_zone(ngx_conf_t *cf);
 ngx_int_t ngx_http_fib_init_process(ngx_cycle_t *cycle);
 void ngx_http_fib_exit_process(ngx_cycle_t *cycle);
 void ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec);
 ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
+    ngx_uint_t status, char *type, u_char *data, size_t len);
 ngx_int_t ngx_http_fib_error(ngx_http_request_t *r,
     ngx_http_fib_record_t *rec, ngx_uint_t status, ngx_uint_t outcome,
     const char *fmt, ...);

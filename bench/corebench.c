@@ -83,7 +83,7 @@ decimal(uint64_t n, int rounds)
             mpz_set(x, f);
 
             if ((i + k) % 2 == 0) {
-                fib_job_init(&job, FIB_FAST, n, split);
+                fib_job_init(&job, FIB_FAST, n, split, 0, NULL);
 
                 t0 = fib_now_ns();
                 if (fib_decimal_split(&job, split, digits, x, 0) != 0) {
@@ -163,7 +163,7 @@ main(int argc, char **argv)
     }
 
     for (i = 0; i < runs; i++) {
-        fib_job_init(&job, algorithm, n, out);
+        fib_job_init(&job, algorithm, n, out, 0, NULL);
         fib_job_run(&job);
 
         if (job.rc != FIB_OK) {

@@ -85,17 +85,17 @@ http {
     server {
         listen 127.0.0.1:$FIB_PORT;
         location = /ret { return 200 \"55\n\"; }
-        location = /fib { fib; fib_thread_pool fib; }
+        location = /fib { fib; fib_thread_pool fib tasks=2; }
         location = /fib_off { fib; fib_thread_pool off; }
         location = /fib_normal {
             fib;
-            fib_thread_pool fibn;
+            fib_thread_pool fibn tasks=2;
             fib_thread_priority normal;
         }
         location = /fast {
             fib;
             fib_algorithm fast;
-            fib_thread_pool fib;
+            fib_thread_pool fib tasks=2;
             fib_max_num 10000000;
         }
         location = /status { fib_status; }
@@ -119,10 +119,10 @@ http {
     fib_max_waiting $2;
     server {
         listen 127.0.0.1:$1 backlog=4096;
-        location = /fib { fib; fib_thread_pool fib; }
+        location = /fib { fib; fib_thread_pool fib tasks=2; }
         location = /fib_normal {
             fib;
-            fib_thread_pool fibn;
+            fib_thread_pool fibn tasks=2;
             fib_thread_priority normal;
         }
     }

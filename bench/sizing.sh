@@ -87,6 +87,7 @@ sub "$conf" '^load_module .*;$' "load_module $MODULE;"
 sub "$conf" '^        listen 8081;$' "        listen 127.0.0.1:$BACKEND_PORT;"
 # a pool thread per core of this machine, as the example says
 sub "$conf" '^thread_pool fib threads=2 ' "thread_pool fib threads=$CORES "
+sub "$conf" 'fib_thread_pool fib tasks=2;' "fib_thread_pool fib tasks=$CORES;"
 # one line per request would measure the disk
 sub "$conf" '^    access_log .*;$' '    access_log off;'
 

@@ -18,7 +18,7 @@
 static void
 run(fib_job_t *job, fib_algorithm_t algorithm, uint64_t n, char *out)
 {
-    fib_job_init(job, algorithm, n, out);
+    fib_job_init(job, algorithm, n, out, 0, NULL);
     fib_job_run(job);
 
     if (job->rc != FIB_OK || job->len != fib_digits(n) + 1

@@ -111,10 +111,17 @@ sub start_nginx {
 
 my ($c, @conns, @order);
 
+# The worker posts one task at a time to each pool unless told more
+# (fib_thread_pool tasks=), and a pool takes it without a word when its
+# max_queue is at least that: a pool without a queue refuses a task
+# posted right after a completion, before its thread is back waiting,
+# and nginx logs that as the misconfiguration it is.  So the pools of
+# one thread here have a queue of one.
+
 # {{{ overflow: a pool without a queue answers 503 beyond its threads
 
 # nothing waits in the worker's own queue either
-start_nginx('threads=1 max_queue=0', '', 1, '', 'fib_max_waiting 0;');
+start_nginx('threads=1 max_queue=1', '', 1, '', 'fib_max_waiting 0;');
 
 # until its thread waits for work, a pool without a queue takes nothing
 for (1 .. 50) {
@@ -160,9 +167,26 @@ log_clean('overflow');
 
 stop_nginx();
 
+# {{{ a burst the configuration can serve: answered, and nothing logged
+
+start_nginx('threads=1 max_queue=1', '');
+mark_log();
+
+@conns = map { send_req('/fib?num=32') } 1 .. 5;
+wait_all(\@conns);
+
+is(scalar(grep { $_->{status} eq '200' && $_->{body} eq "2178309\n" }
+          @conns), 5, 'burst: five requests on one thread all answered');
+is(log_count(qr/\[error\]/), 0,
+   "burst: no error logged, nginx's queue overflow least of all");
+log_clean('burst');
+stop_nginx();
+
+# }}}
+
 # {{{ an error_page answers for the 503s: with its headers, not ours
 
-start_nginx('threads=1 max_queue=0', 'error_page 503 = @busy;', 1, '',
+start_nginx('threads=1 max_queue=1', 'error_page 503 = @busy;', 1, '',
             'fib_max_waiting 0;');
 for (1 .. 50) {
     last if get('/fib?num=25')->{status} eq '200';
@@ -301,7 +325,7 @@ stop_nginx();
 # {{{ the worker's queue: a flood of clients, leavers, deadlines
 
 # a short queue: the accepted requests complete, the others are refused
-start_nginx('threads=1 max_queue=0', '', 1, '', 'fib_max_waiting 4;');
+start_nginx('threads=1 max_queue=1', '', 1, '', 'fib_max_waiting 4;');
 for (1 .. 50) {
     last if get('/fib?num=25')->{status} eq '200';
     sleep 0.05;
@@ -325,7 +349,7 @@ log_clean('flood');
 stop_nginx();
 
 # the default queue: with one thread and no pool queue, nobody is refused
-start_nginx('threads=1 max_queue=0', '');
+start_nginx('threads=1 max_queue=1', '');
 mark_log();
 
 @conns = map { send_req('/fib?num=30') } 1 .. 40;
@@ -362,7 +386,7 @@ log_clean('queue');
 stop_nginx();
 
 # a waiting request meets its deadline while the task before it runs
-start_nginx('threads=1 max_queue=0', 'fib_timeout 300ms;');
+start_nginx('threads=1 max_queue=1', 'fib_timeout 300ms;');
 mark_log();
 
 @conns = map { send_req('/fib?num=60') } 1 .. 3;

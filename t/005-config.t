@@ -200,6 +200,21 @@ unlike($warned, qr/\[warn\]/, 'no warning: a costly limit with a pool');
 is(() = $warned =~ /\[warn\]/g, 1,
    'one warning for a location, none again for its blocks');
 
+good('a pool with tasks=', 'thread_pool p threads=2 max_queue=2;',
+     'fib_thread_pool p tasks=2;', 'fib;');
+bad('tasks=0', qr/invalid parameter "tasks=0": use tasks=N, N at least 1/,
+    'thread_pool p threads=2;', 'fib_thread_pool p tasks=0;', 'fib;');
+bad('tasks= without a number', qr/invalid parameter "tasks=two"/,
+    'thread_pool p threads=2;', 'fib_thread_pool p tasks=two;', 'fib;');
+bad('another parameter than tasks=', qr/invalid parameter "threads=2"/,
+    'thread_pool p threads=2;', 'fib_thread_pool p threads=2;', 'fib;');
+bad('off with tasks=', qr/"fib_thread_pool" directive off takes no tasks=/,
+    '', 'fib_thread_pool off tasks=2;', 'fib;');
+bad('one pool with two tasks= values',
+    qr/"fib_thread_pool" names one pool with tasks=1 and tasks=2/,
+    'thread_pool p threads=2;', 'fib_thread_pool p tasks=2;',
+    'fib; fib_thread_pool p tasks=1;');
+
 bad('fib twice', qr/"fib" directive is duplicate/, '', '', 'fib; fib;');
 bad('fib with an argument', qr/invalid number of arguments in "fib"/,
     '', '', 'fib on;');

@@ -156,8 +156,10 @@ stop_nginx();
 
 # {{{ nginx -s stop with tasks queued: they give up, nobody is killed
 
+# the worker posts all 20 (tasks=20), so that 19 sit in the pool's own
+# queue, which ngx_thread_pool_destroy() runs on a fast shutdown
 start_nginx('thread_pool fib threads=1 max_queue=64;', <<"END");
-    fib_thread_pool fib;
+    fib_thread_pool fib tasks=20;
 
     server {
         listen 127.0.0.1:$port;

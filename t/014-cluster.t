@@ -95,12 +95,17 @@ sub common_subs {
 sub backend_conf {
     my ($name, $pool, @more) = @_;
 
+    # the worker posts as many tasks as the pool has threads
+    my ($threads) = $pool =~ /threads=(\d+)/;
+
     template("$examples/backend/nginx.conf", $name,
+        qr{^    fib_thread_pool fib tasks=2;$}m =>
+            "    fib_thread_pool fib tasks=$threads;",
         qr{^load_module \S+;$}m =>
             join("\n", map { "load_module $_;" } @modules),
         qr{^        listen 8081;$}m =>
             "        listen 127.0.0.1:$ports{$name};",
-        qr{^thread_pool fib threads=2 max_queue=16;$}m =>
+        qr{^thread_pool fib threads=2 max_queue=2;$}m =>
             "thread_pool fib $pool;",
         common_subs($name), @more);
 }
@@ -355,10 +360,12 @@ remove_tree($root);
 
 # {{{ the configurations pass nginx -t
 
-# backend a starts with a pool of one thread and no queue: one
-# computation fills it
-backend_conf('a', 'threads=1 max_queue=0');
-backend_conf('b', 'threads=2 max_queue=16');
+# backend a starts with a pool of one thread and lets nothing wait: one
+# computation fills it (a pool queue of one, so that the task posted
+# right after a completion finds room before the thread is back waiting)
+backend_conf('a', 'threads=1 max_queue=1',
+             qr{^    fib_max_waiting 16;$}m => '    fib_max_waiting 0;');
+backend_conf('b', 'threads=2 max_queue=2');
 front_conf();
 
 nginx_t($_) for qw(a b front);
@@ -401,7 +408,7 @@ log_clean('a');
 
 # a gets the example's pool for the rest
 stop_nginx('a');
-backend_conf('a', 'threads=2 max_queue=16');
+backend_conf('a', 'threads=2 max_queue=2');
 start_nginx('a');
 
 # }}}
@@ -487,7 +494,7 @@ is(total('fib_requests_total', @backends) - $requests, 2,
 # example's gzip_vary stays as it is
 for my $name (@backends) {
     stop_nginx($name);
-    backend_conf($name, 'threads=2 max_queue=16',
+    backend_conf($name, 'threads=2 max_queue=2',
                  qr{^    gzip off;$}m => "    gzip on;\n"
                      . "    gzip_types text/plain;\n"
                      . "    gzip_min_length 1;");
@@ -515,7 +522,7 @@ like($c->{data}, qr/\r\nContent-Encoding: gzip\r\n/i,
 # the example's backends again
 for my $name (@backends) {
     stop_nginx($name);
-    backend_conf($name, 'threads=2 max_queue=16');
+    backend_conf($name, 'threads=2 max_queue=2');
     start_nginx($name);
 }
 
@@ -588,7 +595,7 @@ log_clean('a');
 # a new front: the old one leaves b out for a while after its death
 stop_nginx($_) for qw(a front);
 for my $name (@backends) {
-    backend_conf($name, 'threads=2 max_queue=16',
+    backend_conf($name, 'threads=2 max_queue=2',
                  qr{^    fib_timeout 30s;$}m => '    fib_timeout 100ms;');
     start_nginx($name);
 }

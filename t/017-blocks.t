@@ -504,3 +504,61 @@ GET /fib?num=25
 --- no_error_log
 [alert]
 [error]
+
+
+
+=== TEST 24: If-Match is evaluated before If-None-Match: 412, not 304
+--- config
+    location = /fib {
+        fib;
+    }
+--- request
+GET /fib?num=10
+--- more_headers
+If-None-Match: "fib-10"
+If-Match: "x"
+--- error_code: 412
+--- no_error_log
+[alert]
+[error]
+
+
+
+=== TEST 25: both match: 304
+--- config
+    location = /fib {
+        fib;
+    }
+--- request
+GET /fib?num=10
+--- more_headers
+If-None-Match: "fib-10"
+If-Match: "fib-10"
+--- error_code: 304
+--- response_body
+--- no_error_log
+[alert]
+[error]
+
+
+
+=== TEST 26: an auth_request subrequest computes nothing
+--- config
+    location = /auth {
+        internal;
+        set $args num=35;
+        fib;
+    }
+    location = /page {
+        auth_request /auth;
+        fib;
+    }
+--- request
+GET /page?num=12
+--- response_body
+144
+--- no_error_log
+fib: offloaded F(35)
+fib: computing F(35)
+[alert]
+[error]

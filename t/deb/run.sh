@@ -142,7 +142,7 @@ pid $WORK/nginx.pid;
 thread_pool fib threads=2 max_queue=64;
 events {}
 http {
-    fib_thread_pool fib;
+    fib_thread_pool fib tasks=2;
     access_log off;
     client_body_temp_path $WORK;
     proxy_temp_path $WORK;

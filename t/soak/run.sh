@@ -49,7 +49,7 @@ http {
     fastcgi_temp_path $DIR/tmp;
     uwsgi_temp_path $DIR/tmp;
     scgi_temp_path $DIR/tmp;
-    fib_thread_pool fib;
+    fib_thread_pool fib tasks=2;
     server {
         listen 127.0.0.1:$PORT;
         location = /fib { fib; }

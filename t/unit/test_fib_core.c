@@ -33,7 +33,7 @@ run(fib_algorithm_t algorithm, uint64_t n)
     out = malloc(fib_out_size(n));
     assert_non_null(out);
 
-    fib_job_init(&job, algorithm, n, out);
+    fib_job_init(&job, algorithm, n, out, 0, NULL);
     fib_job_run(&job);
 
     assert_int_equal(job.rc, FIB_OK);
@@ -111,7 +111,7 @@ test_recursive_top(void **state)
     fib_job_t  job;
 
     /* F(93) is the largest that fits in 64 bits */
-    fib_job_init(&job, FIB_RECURSIVE, 94, out);
+    fib_job_init(&job, FIB_RECURSIVE, 94, out, 0, NULL);
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_TOO_BIG);
     assert_int_equal(fib_algorithm_max(FIB_RECURSIVE), 93);
@@ -393,7 +393,7 @@ test_cancel_before(void **state)
     char       out[32];
     fib_job_t  job;
 
-    fib_job_init(&job, FIB_RECURSIVE, 40, out);
+    fib_job_init(&job, FIB_RECURSIVE, 40, out, 0, NULL);
     atomic_store(&job.cancel, 1);
 
     fib_job_run(&job);
@@ -436,7 +436,7 @@ cancel_running(fib_algorithm_t algorithm, uint64_t n, long ms)
     out = malloc(fib_out_size(n));
     assert_non_null(out);
 
-    fib_job_init(&job, algorithm, n, out);
+    fib_job_init(&job, algorithm, n, out, 0, NULL);
 
     c.job = &job;
     c.ms = ms;
@@ -477,7 +477,7 @@ deadline_fast(char *out)
 {
     fib_job_t  job;
 
-    fib_job_init(&job, FIB_FAST, FIB_BIG_MAX, out);
+    fib_job_init(&job, FIB_FAST, FIB_BIG_MAX, out, 0, NULL);
     job.deadline_ns = fib_now_ns() + 1000 * 1000 * 1000;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
@@ -498,13 +498,13 @@ test_deadline(void **state)
 
     alarm(20);
 
-    fib_job_init(&job, FIB_RECURSIVE, 93, out);
+    fib_job_init(&job, FIB_RECURSIVE, 93, out, 0, NULL);
     job.deadline_ns = fib_now_ns() + 50 * 1000 * 1000;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
     assert_int_equal(job.len, 0);
 
-    fib_job_init(&job, FIB_ITERATIVE, FIB_BIG_MAX, out);
+    fib_job_init(&job, FIB_ITERATIVE, FIB_BIG_MAX, out, 0, NULL);
     job.deadline_ns = fib_now_ns() + 50 * 1000 * 1000;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
@@ -513,13 +513,13 @@ test_deadline(void **state)
     deadline_fast(out);
 
     /* a deadline already past: nothing is computed */
-    fib_job_init(&job, FIB_FAST, 10, out);
+    fib_job_init(&job, FIB_FAST, 10, out, 0, NULL);
     job.deadline_ns = 1;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
 
     /* a deadline far away changes nothing */
-    fib_job_init(&job, FIB_RECURSIVE, 30, out);
+    fib_job_init(&job, FIB_RECURSIVE, 30, out, 0, NULL);
     job.deadline_ns = fib_now_ns() + 60ULL * 1000 * 1000 * 1000;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_OK);
@@ -558,7 +558,7 @@ test_stop(void **state)
     alarm(20);
 
     stop_flag = 0;
-    fib_job_init(&job, FIB_RECURSIVE, 90, out);
+    fib_job_init(&job, FIB_RECURSIVE, 90, out, 0, NULL);
     job.stop = &stop_flag;
 
     assert_int_equal(pthread_create(&t, NULL, stopper, NULL), 0);
@@ -567,7 +567,7 @@ test_stop(void **state)
 
     assert_int_equal(job.rc, FIB_ERR_CANCELLED);
 
-    fib_job_init(&job, FIB_RECURSIVE, 40, out);
+    fib_job_init(&job, FIB_RECURSIVE, 40, out, 0, NULL);
     job.stop = &stop_flag;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_CANCELLED);
@@ -605,7 +605,7 @@ expect_decimal(mpz_t x, size_t digits, size_t piece)
     got[digits] = '\0';
 
     mpz_init_set(copy, x);
-    fib_job_init(&job, FIB_FAST, 0, got);
+    fib_job_init(&job, FIB_FAST, 0, got, 0, NULL);
 
     assert_int_equal(fib_decimal_split(&job, got, digits, copy, piece), 0);
     assert_int_equal(job.rc, FIB_OK);
@@ -750,7 +750,7 @@ test_decimal_errors(void **state)
 
     /* a number wider than the digits given: an error, never an overrun */
 
-    fib_job_init(&job, FIB_FAST, 0, out);
+    fib_job_init(&job, FIB_FAST, 0, out, 0, NULL);
     memset(out, 'x', sizeof(out));
     assert_int_equal(fib_decimal_split(&job, out, 4, x, 2), -1);
     assert_int_equal(job.rc, FIB_ERR_INTERNAL);
@@ -759,7 +759,7 @@ test_decimal_errors(void **state)
     /* a cancelled job converts nothing */
 
     mpz_set_ui(x, 12345);
-    fib_job_init(&job, FIB_FAST, 0, out);
+    fib_job_init(&job, FIB_FAST, 0, out, 0, NULL);
     atomic_store(&job.cancel, 1);
     assert_int_equal(fib_decimal_split(&job, out, 5, x, 2), -1);
     assert_int_equal(job.rc, FIB_ERR_CANCELLED);
@@ -822,7 +822,7 @@ gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
     out = malloc(fib_out_size(n));
     assert_non_null(out);
 
-    fib_job_init(&job, algorithm, n, out);
+    fib_job_init(&job, algorithm, n, out, 0, NULL);
 
     mp_set_memory_functions(count_alloc, count_realloc, count_free);
 
