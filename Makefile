@@ -139,8 +139,8 @@ install: build ## copy the module to DESTDIR/MODULES_DIR
 
 $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) -I. -o $@ t/unit/test_fib_core.c fib_core.c \
-	    -lcmocka $(LIBS)
+	$(CC) $(UNIT_CFLAGS) -DFIB_COUNT_CALLS=1 -I. -o $@ \
+	    t/unit/test_fib_core.c fib_core.c -lcmocka $(LIBS)
 
 test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
