@@ -360,16 +360,28 @@ fib_iterative(fib_job_t *job, mpz_t result)
 uint64_t
 fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
 {
-    double  calls, bits, decimal, cost;
+    double    calls, bits, decimal, cost, f, g, t;
+    uint64_t  i;
 
     if (n > fib_algorithm_max(algorithm)) {
         return FIB_COST_MAX;
     }
 
     if (algorithm == FIB_RECURSIVE) {
-        /* the call tree has 2 F(n+1) - 1 nodes */
-        calls = 2 * (pow(1.6180339887498949, (double) n + 1)
-                     / 2.2360679774997898) - 1;
+        /*
+         * The call tree has 2 F(n+1) - 1 nodes.  F(n+1) by n additions:
+         * pow() cost a cheap request more instructions than all of them.
+         */
+        f = 0;
+        g = 1;
+
+        for (i = 0; i < n; i++) {
+            t = f + g;
+            f = g;
+            g = t;
+        }
+
+        calls = 2 * g - 1;
 
         cost = 150 + calls * FIB_NS_PER_CALL;
 
