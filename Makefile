@@ -34,7 +34,7 @@ LIBS        := -luriparser -lgmp -lm
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
 DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
 DEB_VALGRIND := valgrind
-DEB_BENCH   := wrk gnuplot-nox curl
+DEB_BENCH   := wrk gnuplot-nox curl valgrind
 # a peer: the benchmark skips it when it cannot be installed
 DEB_PEERS   := libnginx-mod-http-lua
 
@@ -252,9 +252,11 @@ soak: build ## bounded mixed load: aborts, reloads, 412s, SSI, HTTP/2
 	bash t/soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
 # the core alone, compiled as the module is: the single-thread baseline
-$(BUILD)/corebench: bench/corebench.c fib_core.c fib_core.h
+$(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \
+                    fib_core.c fib_core.h
 	mkdir -p $(BUILD)
-	$(CC) $(CC_OPT) -I. -o $@ bench/corebench.c fib_core.c $(LIBS)
+	$(CC) $(CC_OPT) -I. -Ibench -pthread -o $@ bench/corebench.c \
+	    bench/plain.c fib_core.c $(LIBS)
 
 bench: build deps-bench ## throughput and latency against baselines
 	$(MAKE) --no-print-directory $(BUILD)/corebench
