@@ -272,7 +272,7 @@ for n in $CORE_NS; do
     t_plain=$(echo "$runs" | sed -n 2p | cut -d' ' -f2)
     t_ratio=$(echo "$runs" | sed -n 2p | cut -d' ' -f3)
     t_all=$(echo "$runs" | cut -d' ' -f3 \
-            | awk '{ printf "%s%.3f", NR > 1 ? ", " : "", $1 }')
+            | awk '{ printf "%s%.3f", (NR > 1) ? ", " : "", $1 }')
     core_rows+="| $n | $ir_core | $ir_plain | $ir_ratio | $(awk -v c="$t_core" 'BEGIN { printf "%.3f", c / 1e6 }') | $(awk -v c="$t_plain" 'BEGIN { printf "%.3f", c / 1e6 }') | $(awk -v r="$t_ratio" 'BEGIN { printf "%.3f", r }') ($t_all) |"$'\n'
 done
 
