@@ -110,9 +110,8 @@ main(int argc, char **argv)
 
 
 /*
- * Alternating one by one, the two see the same machine: whatever else
- * runs slows both alike, and the medians' ratio stays put where either
- * median alone moves by several per cent.
+ * One computation of each in turn: whatever else runs on the machine
+ * slows both alike, so their ratio moves less than either median.
  */
 
 static int
@@ -228,11 +227,11 @@ plain_threads(int threads, unsigned n, double seconds)
 static void *
 plain_thread(void *data)
 {
-    plain_thread_t  *t = data;
-
     uint64_t           start, now;
+    plain_thread_t    *t;
     volatile uint64_t  v;
 
+    t = data;
     start = fib_now_ns();
     now = start;
 

@@ -18,10 +18,11 @@ NDK_MODULE=/usr/lib/nginx/modules/ndk_http_module.so
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$BUILD/bench
 RESULTS=$HERE/results
-FIB_PORT=18081
-LUA_PORT=18082
-QUEUE_PORT=18083
-REFUSE_PORT=18084
+# BENCH_PORT moves all four, for a machine where another run holds them
+FIB_PORT=${BENCH_PORT:-18081}
+LUA_PORT=$((FIB_PORT + 1))
+QUEUE_PORT=$((FIB_PORT + 2))
+REFUSE_PORT=$((FIB_PORT + 3))
 
 # 800 clients and more
 ulimit -n 8192 2>/dev/null || true
