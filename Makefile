@@ -36,7 +36,7 @@ DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
 DEB_VALGRIND := valgrind
 # a real Prometheus scrapes the status page in t/021-prometheus.t
 DEB_PROMETHEUS := prometheus
-DEB_BENCH   := wrk gnuplot-nox curl
+DEB_BENCH   := wrk gnuplot-nox curl valgrind
 # a peer: the benchmark skips it when it cannot be installed
 DEB_PEERS   := libnginx-mod-http-lua
 
@@ -168,8 +168,8 @@ uninstall: ## remove the module from DESTDIR/MODULES_DIR
 
 $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) -I. -o $@ t/unit/test_fib_core.c fib_core.c \
-	    -lcmocka $(LIBS)
+	$(CC) $(UNIT_CFLAGS) -DFIB_COUNT_CALLS=1 -I. -o $@ \
+	    t/unit/test_fib_core.c fib_core.c -lcmocka $(LIBS)
 
 test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
@@ -281,9 +281,11 @@ soak: build ## bounded mixed load: aborts, reloads, 412s, SSI, HTTP/2
 	bash t/soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
 # the core alone, compiled as the module is: the single-thread baseline
-$(BUILD)/corebench: bench/corebench.c fib_core.c fib_core.h
+$(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \
+                    fib_core.c fib_core.h
 	mkdir -p $(BUILD)
-	$(CC) $(CC_OPT) -I. -o $@ bench/corebench.c fib_core.c $(LIBS)
+	$(CC) $(CC_OPT) -I. -Ibench -pthread -o $@ bench/corebench.c \
+	    bench/plain.c fib_core.c $(LIBS)
 
 bench: build deps-bench ## throughput and latency against baselines
 	$(MAKE) --no-print-directory $(BUILD)/corebench

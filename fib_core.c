@@ -17,10 +17,13 @@
 
 /*
  * The naive recursion polls the cancel flag only in calls with n at or
- * above this: a call below it finishes in well under a millisecond, and
- * the hot lower levels stay exactly the code a compiler makes of FibServ's.
+ * above this; below it, each subtree is one call of fib_rec(), the plain
+ * recursion (F(29): half a millisecond or so).  Not lower: gcc inlines
+ * fib_rec() into itself several levels deep, and a nest started at a
+ * small n costs more per call than one started high up (with 25, F(32)
+ * took 8 % more instructions than the plain recursion; with 30, 2 %).
  */
-#define FIB_POLL_MIN           25
+#define FIB_POLL_MIN           30
 
 /*
  * Above this n the naive recursion never runs on an event loop, whatever
@@ -52,8 +55,8 @@
 #define FIB_DIGITS_EPSILON     1e-9L
 
 
-static uint64_t fib_rec(uint64_t n);
-static uint64_t fib_rec_poll(uint64_t n, fib_job_t *job);
+static uint64_t fib_rec(unsigned n);
+static uint64_t fib_rec_poll(unsigned n, fib_job_t *job);
 static void fib_iterative(fib_job_t *job, mpz_t result);
 static void fib_decimal(fib_job_t *job, mpz_t z);
 static int fib_decimal_piece(fib_job_t *job, char *out, size_t width,
@@ -62,6 +65,14 @@ static int fib_decimal_leaf(fib_job_t *job, char *out, size_t width,
     mpz_t x);
 static void fib_decimal_u64(fib_job_t *job, uint64_t v);
 static int fib_stopped(fib_job_t *job);
+
+
+#if (FIB_COUNT_CALLS)
+uint64_t  fib_rec_calls;
+#define fib_rec_count()        fib_rec_calls++
+#else
+#define fib_rec_count()
+#endif
 
 
 static const char  *fib_errors[] = {
@@ -322,11 +333,22 @@ fib_stopped(fib_job_t *job)
 }
 
 
-/* FibServ's naive double recursion: the deliberate exponential cost */
+/*
+ * FibServ's naive double recursion, the deliberate exponential cost:
+ * the very code of bench/plain.c, so that the compiler makes the same
+ * of it (a 64-bit n made gcc build another nest).  It starts on a
+ * 64-byte line, as bench/plain.c's does: where the linker happens to put
+ * it moves its speed by up to 10 % on its own (README, "Performance").
+ */
 
+#if defined(__GNUC__)
+__attribute__((aligned(64)))
+#endif
 static uint64_t
-fib_rec(uint64_t n)
+fib_rec(unsigned n)
 {
+    fib_rec_count();
+
     if (n < 2) {
         return n;
     }
@@ -335,12 +357,25 @@ fib_rec(uint64_t n)
 }
 
 
+/*
+ * The few calls at the top of the tree, which poll.  "cold" keeps gcc
+ * from inlining fib_rec() into them: each fib_rec(n) below is then one
+ * real call that starts the nest at n, as any caller of the plain
+ * recursion does, not a loop over fib_rec(n - 1), fib_rec(n - 3), ...
+ * that starts it a level lower (up to 4 % more instructions).
+ */
+
+#if defined(__GNUC__)
+__attribute__((cold))
+#endif
 static uint64_t
-fib_rec_poll(uint64_t n, fib_job_t *job)
+fib_rec_poll(unsigned n, fib_job_t *job)
 {
     if (n < FIB_POLL_MIN) {
         return fib_rec(n);
     }
+
+    fib_rec_count();
 
     if (fib_stopped(job)) {
         return 0;
@@ -396,16 +431,28 @@ fib_iterative(fib_job_t *job, mpz_t result)
 uint64_t
 fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
 {
-    double  calls, bits, decimal, cost;
+    double    calls, bits, decimal, cost, f, g, t;
+    uint64_t  i;
 
     if (n > fib_algorithm_max(algorithm)) {
         return FIB_COST_MAX;
     }
 
     if (algorithm == FIB_RECURSIVE) {
-        /* the call tree has 2 F(n+1) - 1 nodes */
-        calls = 2 * (pow(1.6180339887498949, (double) n + 1)
-                     / 2.2360679774997898) - 1;
+        /*
+         * The call tree has 2 F(n+1) - 1 nodes.  F(n+1) by n additions:
+         * pow() cost a cheap request more instructions than all of them.
+         */
+        f = 0;
+        g = 1;
+
+        for (i = 0; i < n; i++) {
+            t = f + g;
+            f = g;
+            g = t;
+        }
+
+        calls = 2 * g - 1;
 
         cost = 150 + calls * FIB_NS_PER_CALL;
 
@@ -871,7 +918,7 @@ fib_job_run(fib_job_t *job)
     }
 
     if (job->algorithm == FIB_RECURSIVE) {
-        v = fib_rec_poll(job->num, job);
+        v = fib_rec_poll((unsigned) job->num, job);
 
         if (!fib_stopped(job)) {
             fib_decimal_u64(job, v);

@@ -84,6 +84,12 @@ typedef struct {
 } fib_job_t;
 
 
+#if (FIB_COUNT_CALLS)
+/* unit-test builds only: every call of the recursion adds one */
+extern uint64_t  fib_rec_calls;
+#endif
+
+
 fib_rc_t fib_parse_query(const char *query, size_t len, uint64_t *num);
 const char *fib_strerror(fib_rc_t rc);
 

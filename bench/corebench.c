@@ -2,17 +2,25 @@
 /*
  * Copyright (C) ngx_http_fib_module authors
  *
- * Single-thread timing of the core, the baseline of the benchmark:
- * corebench ALGORITHM N RUNS prints the median nanoseconds of one
- * computation (decimal conversion included), as the module runs it.
+ * Timing of the core, the baselines of the benchmark:
  *
- * corebench decimal N ROUNDS times the decimal conversion of F(N) alone,
- * split into pieces as the module makes it and as one mpz_get_str(), in
- * alternating rounds (the order swapped each round): it prints the
- * median nanoseconds of each and the median of the rounds' ratios.
+ *   corebench ALGORITHM N RUNS   the median nanoseconds of one computation
+ *                                (decimal conversion included), as the
+ *                                module runs it
+ *   corebench compare N RUNS     the core's recursive F(N) and the plain
+ *                                recursion of plain.c, alternately: both
+ *                                medians and their ratio
+ *   corebench plain THREADS N SECONDS
+ *                                the plain recursion's F(N) on THREADS
+ *                                threads at once: computations per second
+ *   corebench decimal N ROUNDS   the decimal conversion of F(N) alone,
+ *                                split into pieces as the module makes it
+ *                                and as one mpz_get_str(), alternating:
+ *                                both medians and the rounds' median ratio
  */
 
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +28,21 @@
 #include <gmp.h>
 
 #include "fib_core.h"
+#include "plain.h"
+
+
+typedef struct {
+    pthread_t   thread;
+    unsigned    n;
+    uint64_t    end_ns;
+    uint64_t    done;
+    uint64_t    elapsed_ns;
+} plain_thread_t;
+
+
+static int compare(unsigned n, int runs);
+static int plain_threads(int threads, unsigned n, double seconds);
+static void *plain_thread(void *data);
 
 
 static int
@@ -136,6 +159,14 @@ main(int argc, char **argv)
     fib_job_t         job;
     fib_algorithm_t   algorithm;
 
+    if (argc == 4 && strcmp(argv[1], "compare") == 0) {
+        return compare(atoi(argv[2]), atoi(argv[3]));
+    }
+
+    if (argc == 5 && strcmp(argv[1], "plain") == 0) {
+        return plain_threads(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
+    }
+
     if (argc == 4 && strcmp(argv[1], "decimal") == 0) {
         runs = atoi(argv[3]);
         return decimal(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
@@ -145,6 +176,8 @@ main(int argc, char **argv)
         || fib_algorithm_by_name(argv[1], strlen(argv[1]), &algorithm) != 0)
     {
         fprintf(stderr, "usage: corebench recursive|iterative|fast N RUNS\n"
+                        "       corebench compare N RUNS\n"
+                        "       corebench plain THREADS N SECONDS\n"
                         "       corebench decimal N ROUNDS\n");
         return 2;
     }
@@ -181,4 +214,144 @@ main(int argc, char **argv)
     free(out);
 
     return 0;
+}
+
+
+/*
+ * One computation of each in turn: whatever else runs on the machine
+ * slows both alike, so their ratio moves less than either median.
+ */
+
+static int
+compare(unsigned n, int runs)
+{
+    int                i;
+    char              *out;
+    uint64_t          *core, *plain, start, sum;
+    fib_job_t          job;
+    volatile uint64_t  v;
+
+    if (runs < 1 || n > FIB_RECURSIVE_MAX) {
+        return 2;
+    }
+
+    core = calloc(runs, sizeof(uint64_t));
+    plain = calloc(runs, sizeof(uint64_t));
+    out = malloc(fib_out_size(n));
+    if (core == NULL || plain == NULL || out == NULL) {
+        return 1;
+    }
+
+    sum = 0;
+
+    for (i = 0; i < runs; i++) {
+        fib_job_init(&job, FIB_RECURSIVE, n, out, 0, NULL);
+        fib_job_run(&job);
+
+        if (job.rc != FIB_OK) {
+            fprintf(stderr, "corebench: %s\n", fib_strerror(job.rc));
+            return 1;
+        }
+
+        core[i] = job.compute_ns;
+
+        start = fib_now_ns();
+        v = plain_fib(n);
+        plain[i] = fib_now_ns() - start;
+
+        sum += v;
+    }
+
+    if (sum != strtoull(out, NULL, 10) * runs) {
+        fprintf(stderr, "corebench: the two disagree\n");
+        return 1;
+    }
+
+    qsort(core, runs, sizeof(uint64_t), cmp);
+    qsort(plain, runs, sizeof(uint64_t), cmp);
+
+    printf("%llu %llu %.4f\n", (unsigned long long) core[runs / 2],
+           (unsigned long long) plain[runs / 2],
+           (double) core[runs / 2] / plain[runs / 2]);
+
+    free(core);
+    free(plain);
+    free(out);
+
+    return 0;
+}
+
+
+/* the machine's limit for the module's heavy requests, the same work */
+
+static int
+plain_threads(int threads, unsigned n, double seconds)
+{
+    int              i;
+    double           rate;
+    uint64_t         end;
+    plain_thread_t  *t;
+
+    if (threads < 1 || n > FIB_RECURSIVE_MAX || seconds <= 0) {
+        return 2;
+    }
+
+    t = calloc(threads, sizeof(plain_thread_t));
+    if (t == NULL) {
+        return 1;
+    }
+
+    end = fib_now_ns() + (uint64_t) (seconds * 1e9);
+
+    for (i = 0; i < threads; i++) {
+        t[i].n = n;
+        t[i].end_ns = end;
+
+        if (pthread_create(&t[i].thread, NULL, plain_thread, &t[i]) != 0) {
+            return 1;
+        }
+    }
+
+    rate = 0;
+
+    for (i = 0; i < threads; i++) {
+        pthread_join(t[i].thread, NULL);
+
+        if (t[i].elapsed_ns > 0) {
+            rate += t[i].done * 1e9 / t[i].elapsed_ns;
+        }
+    }
+
+    printf("%.1f\n", rate);
+
+    free(t);
+
+    return 0;
+}
+
+
+/* counts whole computations only, up to the end of the last one */
+
+static void *
+plain_thread(void *data)
+{
+    uint64_t           start, now;
+    plain_thread_t    *t;
+    volatile uint64_t  v;
+
+    t = data;
+    start = fib_now_ns();
+    now = start;
+
+    while (now < t->end_ns) {
+        v = plain_fib(t->n);
+        (void) v;
+
+        now = fib_now_ns();
+        t->done++;
+    }
+
+    t->elapsed_ns = now - start;
+
+    return NULL;
 }

@@ -119,6 +119,43 @@ test_recursive_top(void **state)
 }
 
 
+/*
+ * The call tree is FibServ's, 2 F(n+1) - 1 calls, on both sides of the
+ * cut-off where the recursion starts polling: no memo, no loop, nothing
+ * left out at the top.
+ */
+
+#if !(FIB_COUNT_CALLS)
+#error "the unit tests need the core built with -DFIB_COUNT_CALLS=1"
+#endif
+
+static void
+test_recursive_calls(void **state)
+{
+    char      *out;
+    uint64_t   n, f, g, t;
+
+    /* f = F(n), g = F(n + 1) */
+    f = 0;
+    g = 1;
+
+    for (n = 0; n <= 35; n++) {
+        fib_rec_calls = 0;
+
+        out = run(FIB_RECURSIVE, n);
+
+        assert_int_equal(strtoull(out, NULL, 10), f);
+        assert_int_equal(fib_rec_calls, 2 * g - 1);
+
+        free(out);
+
+        t = f + g;
+        f = g;
+        g = t;
+    }
+}
+
+
 static void
 test_algorithms_agree(void **state)
 {
@@ -943,6 +980,7 @@ main(void)
         cmocka_unit_test(test_known_values),
         cmocka_unit_test(test_f1000),
         cmocka_unit_test(test_recursive_top),
+        cmocka_unit_test(test_recursive_calls),
         cmocka_unit_test(test_algorithms_agree),
         cmocka_unit_test(test_digits),
         cmocka_unit_test(test_parse_valid),
