@@ -269,16 +269,16 @@ deb: ## the package libnginx-mod-http-fib in build/deb, unsigned
 
 test-deb: deb ## install the package here, test it, remove it
 	$(call install_missing,curl lintian)
-	bash t/deb/run.sh $(BUILD)/deb
+	bash debian/tests/run.sh $(BUILD)/deb
 
 test-builds: deps ## upstream nginx source: dynamic, static, no threads
 	$(call install_missing,$(DEB_SRCBUILD))
 	TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
-	    bash t/builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
+	    bash builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
 
 soak: build ## bounded mixed load: aborts, reloads, 412s, SSI, HTTP/2
 	$(call install_missing,wrk curl nghttp2-client)
-	bash t/soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
+	bash soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
 # the core alone, compiled as the module is: the single-thread baseline
 $(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \

@@ -16,64 +16,30 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
-           || IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                    LocalPort => 0)->sockport;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-conc';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
-my $valgrind = $ENV{TEST_NGINX_USE_VALGRIND};
+my $srv = FibServer->new('conc');
+my $root = $srv->root;
+my $port = $srv->port;
 
-FibServer::setup($root, $port);
+require_threads();
 
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
-
-if ($valgrind) {
+if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     # timing-driven scenarios say nothing under valgrind's slowdown
     plan skip_all => 'not under valgrind';
 }
 
-END {
-    stop_nginx() if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
-}
-
-sub write_conf {
+# one pool, /fib on it with what the scenario adds, and a status page
+sub start_fib {
     my ($pool, $location, $workers, $listen, $http) = @_;
 
     $workers //= 1;
     $listen //= '';
     $http //= '';
 
-    make_path("$root/conf", "$root/logs", "$root/tmp");
-
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh <<"END";
-$modules
-worker_processes $workers;
-daemon on;
-master_process on;
-error_log $root/logs/error.log debug;
-pid $root/logs/nginx.pid;
-
-thread_pool fib $pool;
-
-events {
-    worker_connections 128;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
+    $srv->write_conf(workers => $workers, connections => 128,
+                     main => "thread_pool fib $pool;", http => <<"END");
     $http
 
     server {
@@ -99,13 +65,8 @@ http {
             return 200 "busy page\\n";
         }
     }
-}
 END
-    close $fh;
-}
 
-sub start_nginx {
-    write_conf(@_);
     launch_nginx();
 }
 
@@ -121,7 +82,7 @@ my ($c, @conns, @order);
 # {{{ overflow: a pool without a queue answers 503 beyond its threads
 
 # nothing waits in the worker's own queue either
-start_nginx('threads=1 max_queue=1', '', 1, '', 'fib_max_waiting 0;');
+start_fib('threads=1 max_queue=1', '', 1, '', 'fib_max_waiting 0;');
 
 # until its thread waits for work, a pool without a queue takes nothing
 for (1 .. 50) {
@@ -169,7 +130,7 @@ stop_nginx();
 
 # {{{ a burst the configuration can serve: answered, and nothing logged
 
-start_nginx('threads=1 max_queue=1', '');
+start_fib('threads=1 max_queue=1', '');
 mark_log();
 
 @conns = map { send_req('/fib?num=32') } 1 .. 5;
@@ -186,7 +147,7 @@ stop_nginx();
 
 # {{{ an error_page answers for the 503s: with its headers, not ours
 
-start_nginx('threads=1 max_queue=1', 'error_page 503 = @busy;', 1, '',
+start_fib('threads=1 max_queue=1', 'error_page 503 = @busy;', 1, '',
             'fib_max_waiting 0;');
 for (1 .. 50) {
     last if get('/fib?num=25')->{status} eq '200';
@@ -212,7 +173,7 @@ stop_nginx();
 
 # {{{ isolation and aborts, with one thread and a queue
 
-start_nginx('threads=1 max_queue=16', '');
+start_fib('threads=1 max_queue=16', '');
 mark_log();
 
 # a heavy request occupies the only thread; a cheap one on another
@@ -305,7 +266,7 @@ log_clean('quit');
 
 # {{{ fib_timeout reaches queued tasks as well as running ones
 
-start_nginx('threads=1 max_queue=16', 'fib_timeout 200ms;');
+start_fib('threads=1 max_queue=16', 'fib_timeout 200ms;');
 mark_log();
 
 @conns = map { send_req('/fib?num=60') } 1 .. 2;
@@ -325,7 +286,7 @@ stop_nginx();
 # {{{ the worker's queue: a flood of clients, leavers, deadlines
 
 # a short queue: the accepted requests complete, the others are refused
-start_nginx('threads=1 max_queue=1', '', 1, '', 'fib_max_waiting 4;');
+start_fib('threads=1 max_queue=1', '', 1, '', 'fib_max_waiting 4;');
 for (1 .. 50) {
     last if get('/fib?num=25')->{status} eq '200';
     sleep 0.05;
@@ -349,7 +310,7 @@ log_clean('flood');
 stop_nginx();
 
 # the default queue: with one thread and no pool queue, nobody is refused
-start_nginx('threads=1 max_queue=1', '');
+start_fib('threads=1 max_queue=1', '');
 mark_log();
 
 @conns = map { send_req('/fib?num=30') } 1 .. 40;
@@ -386,7 +347,7 @@ log_clean('queue');
 stop_nginx();
 
 # a waiting request meets its deadline while the task before it runs
-start_nginx('threads=1 max_queue=1', 'fib_timeout 300ms;');
+start_fib('threads=1 max_queue=1', 'fib_timeout 300ms;');
 mark_log();
 
 @conns = map { send_req('/fib?num=60') } 1 .. 3;
@@ -410,7 +371,7 @@ stop_nginx();
 
 # {{{ nginx's default pool, which aio threads shares, keeps the normal class
 
-start_nginx('threads=1 max_queue=16', '');
+start_fib('threads=1 max_queue=16', '');
 mark_log();
 is(get('/dflt?num=32')->{body}, "2178309\n", 'default pool: computed');
 
@@ -433,7 +394,7 @@ stop_nginx();
 # {{{ the status page sums every worker and survives a reload
 
 # reuseport spreads connections over both workers by their ports
-start_nginx('threads=1 max_queue=64', '', 2, 'reuseport');
+start_fib('threads=1 max_queue=64', '', 2, 'reuseport');
 mark_log();
 
 @conns = map { send_req('/fib?num=' . (10 + $_ % 5)) } 1 .. 20;

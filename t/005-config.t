@@ -7,39 +7,27 @@ use strict;
 use warnings;
 
 use Test::More;
-use File::Path qw(make_path remove_tree);
-use Cwd qw(cwd);
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use NginxBinary;
+use FibServer;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-conf';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $srv = FibServer->new('conf');
+my $root = $srv->root;
 
-END {
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
-}
-
-sub nginx_t {
+# nginx -t on a configuration made of the given pieces:
+# (accepted, what nginx said)
+sub try_conf {
     my ($main, $http, $location, $after) = @_;
 
     $after //= '';
 
-    make_path("$root/conf", "$root/logs", "$root/tmp");
-
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh <<"END";
-$modules
-error_log $root/logs/error.log;
-pid $root/logs/nginx.pid;
+    return $srv->nginx_t($srv->preamble('error') . <<"END");
 $main
 events {}
 http {
     access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
+${\ $srv->temp_paths}
     $http
     server {
         listen 127.0.0.1:1;
@@ -50,21 +38,17 @@ http {
 }
 $after
 END
-    close $fh;
-
-    my $out = `$nginx -t -p $root/ -c $root/conf/nginx.conf -e stderr 2>&1`;
-    return ($? == 0, $out);
 }
 
 sub good {
     my ($name, @conf) = @_;
-    my ($ok, $out) = nginx_t(@conf);
+    my ($ok, $out) = try_conf(@conf);
     ok($ok, "accepted: $name") or diag($out);
 }
 
 sub bad {
     my ($name, $re, @conf) = @_;
-    my ($ok, $out) = nginx_t(@conf);
+    my ($ok, $out) = try_conf(@conf);
     ok(!$ok, "rejected: $name");
     like($out, $re, "message: $name");
     return $out;
@@ -80,7 +64,7 @@ sub line_of {
     return 0;
 }
 
-my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
+my $threads = nginx_configured(qr/--with-threads/);
 
 good('a minimal location', '', '', 'fib;');
 good('fib_thread_pool off', '', 'fib_thread_pool off;', 'fib;');
@@ -178,23 +162,23 @@ bad('fib_status twice', qr/"fib_status" directive is duplicate/,
     '', '', 'fib_status; fib_status;');
 
 # a limit that can stall the event loop, without a pool: a warning
-my ($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off; '
+my ($ok, $warned) = try_conf('', '', 'fib; fib_thread_pool off; '
                                     . 'fib_max_num 40; fib_timeout 100ms;');
 ok($ok, 'accepted: a costly limit without a pool');
 my $stall = 'algorithm and no thread pool can stall the event loop for';
 like($warned, qr/\[warn\] .*F\(40\) with the recursive \Q$stall\E (?#
                  )"fib_timeout" 100\.000ms: .* in \S+nginx\.conf:\d+/,
      'message: a costly limit without a pool, with its bound and line');
-($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off; '
+($ok, $warned) = try_conf('', '', 'fib; fib_thread_pool off; '
                                  . 'fib_algorithm fast; fib_max_num 30000;');
 like($warned, qr/\[warn\] .*F\(30000\) with the fast \Q$stall\E about (?#
                  )\d+\.\d{3}ms/,
      'message: a costly limit without a pool, with its estimate');
-($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off;');
+($ok, $warned) = try_conf('', '', 'fib; fib_thread_pool off;');
 unlike($warned, qr/\[warn\]/, 'no warning: the default limit without a pool');
-($ok, $warned) = nginx_t('', '', 'fib; fib_max_num 93;');
+($ok, $warned) = try_conf('', '', 'fib; fib_max_num 93;');
 unlike($warned, qr/\[warn\]/, 'no warning: a costly limit with a pool');
-($ok, $warned) = nginx_t('', '', 'fib; fib_thread_pool off; fib_max_num 30;'
+($ok, $warned) = try_conf('', '', 'fib; fib_thread_pool off; fib_max_num 30;'
                                  . ' if ($arg_x) { set $y 1; }'
                                  . ' limit_except GET { deny all; }');
 is(() = $warned =~ /\[warn\]/g, 1,

@@ -15,37 +15,17 @@ use File::Temp qw(tempdir);
 use File::Compare qw(compare);
 use IO::Socket::INET;
 use Cwd qw(cwd abs_path);
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use FibServer;
 
 my $repo = abs_path(cwd());
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $root = ($ENV{TEST_NGINX_SERVROOT} || "$repo/t/servroot") . '-docs';
+my $docs = FibServer->new('docs');
+my $root = $docs->root;
 my @so = split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
 my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
 my $tmp = tempdir(CLEANUP => 1);
-
-END {
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
-}
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!";
-    local $/;
-    return scalar <$fh>;
-}
-
-sub nginx_t {
-    my ($conf) = @_;
-
-    make_path("$root/conf", "$root/logs");
-
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh $conf;
-    close $fh;
-
-    my $out = `$nginx -t -p $root/ -c $root/conf/nginx.conf -e stderr 2>&1`;
-    return ($? == 0, $out);
-}
 
 # make in this repository, without the caller's make flags
 sub make {
@@ -114,13 +94,13 @@ SKIP: {
        'it loads the module from Debian\'s directory');
     $conf =~ s{/var/log/nginx/}{$root/logs/}g;
 
-    my ($ok, $out) = nginx_t($conf);
+    my ($ok, $out) = $docs->nginx_t($conf);
     ok($ok, 'nginx -t accepts the Synopsis') or diag($out);
 
     skip 'the module is built into this nginx', 1 if !@so;
 
     $conf =~ s/^load_module .*\n//mg;
-    ($ok, $out) = nginx_t($conf);
+    ($ok, $out) = $docs->nginx_t($conf);
     like($out, qr/unknown directive "fib_thread_pool" in \S+:\d+/,
          'without load_module it stops at the first fib_ directive');
 }
@@ -135,7 +115,7 @@ for my $block ($readme =~ /^```nginx\n(.*?)^```\n/msg) {
 
 my ($run_conf) = $makefile =~ /^define RUN_CONF\n(.*?)^endef/ms;
 push @locations, ($run_conf // '') =~ /^\s*(location\b[^{]*)\{/mg;
-push @locations, slurp("$repo/t/deb/run.sh") =~ /^\s*(location\b[^{]*)\{/mg;
+push @locations, slurp("$repo/debian/tests/run.sh") =~ /^\s*(location\b[^{]*)\{/mg;
 
 cmp_ok(scalar @locations, '>=', 5, 'the examples have locations');
 is_deeply([grep { !/^location = \S+\s*$/ } @locations], [],
@@ -162,7 +142,7 @@ like($readme, qr/^### gzip and caches\n/m, 'the README says why');
 SKIP: {
     skip 'the module is built into this nginx', 2 if !@so;
 
-    my ($ok, $out) = nginx_t(<<"END");
+    my ($ok, $out) = $docs->nginx_t(<<"END");
 events {}
 http {
     server {
@@ -428,8 +408,8 @@ close $fh;
 like($readme, qr/`TEST_NGINX_PORT=\d+ make test`/,
      'the README shows TEST_NGINX_PORT');
 like($readme, qr/`DEB_TEST_PORT`/, 'and DEB_TEST_PORT');
-like(slurp("$repo/t/deb/run.sh"), qr/\$\{DEB_TEST_PORT:-/,
-     'which t/deb/run.sh reads');
+like(slurp("$repo/debian/tests/run.sh"), qr/\$\{DEB_TEST_PORT:-/,
+     'which debian/tests/run.sh reads');
 
 # }}}
 

@@ -22,72 +22,17 @@ use lib "$FindBin::Bin/inc";
 use NginxBinary;
 use FibServer;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
-           + 2;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-adv';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
-my $plain_port = $port + 1;     # HTTP/1.1 beside an HTTP/2 listener
+my $srv = FibServer->new('adv');
+my $port = $srv->port;
+my $plain_port = pick_port();   # HTTP/1.1 beside an HTTP/2 listener
 
-FibServer::setup($root, $port);
-
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => 'memory and load scenarios say nothing under valgrind';
 }
 
 my $h2 = nginx_configured(qr/--with-http_v2_module/);
-
-END {
-    stop_nginx() if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
-}
-
-sub start_nginx {
-    my ($main, $http) = @_;
-
-    make_path("$root/conf", "$root/logs", "$root/tmp");
-
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh <<"END";
-$modules
-worker_processes 1;
-daemon on;
-master_process on;
-error_log $root/logs/error.log info;
-pid $root/logs/nginx.pid;
-
-$main
-
-events {
-    worker_connections 1024;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
-
-    $http
-}
-END
-    close $fh;
-
-    launch_nginx();
-}
-
-sub worker_pid {
-    my $pids = `ps -o pid= --ppid ${\ master_pid()}`;
-    my ($pid) = ($pids =~ /(\d+)/);
-    return $pid;
-}
 
 sub rss_kb {
     my ($pid) = @_;
@@ -102,7 +47,9 @@ sub rss_kb {
 my $row = '<!--# include virtual="/fib?num=42" -->' x 10;
 my $page = '<!--# include virtual="/row" -->' x 30;
 
-start_nginx('thread_pool fib threads=1 max_queue=1000;', <<"END");
+start_server(log_level => 'info',
+             main => 'thread_pool fib threads=1 max_queue=1000;',
+             http => <<"END");
     fib_thread_pool fib;
     fib_inline_max_cost 0;
 
@@ -158,7 +105,9 @@ stop_nginx();
 
 # the worker posts all 20 (tasks=20), so that 19 sit in the pool's own
 # queue, which ngx_thread_pool_destroy() runs on a fast shutdown
-start_nginx('thread_pool fib threads=1 max_queue=64;', <<"END");
+start_server(log_level => 'info',
+             main => 'thread_pool fib threads=1 max_queue=64;',
+             http => <<"END");
     fib_thread_pool fib tasks=20;
 
     server {
@@ -193,7 +142,9 @@ SKIP: {
     skip 'nghttp (nghttp2-client) is not installed', 5
         if system('nghttp --version >/dev/null 2>&1') != 0;
 
-    start_nginx('thread_pool fib threads=2 max_queue=1000;', <<"END");
+    start_server(log_level => 'info',
+                 main => 'thread_pool fib threads=2 max_queue=1000;',
+                 http => <<"END");
     fib_thread_pool fib;
     fib_max_memory 16m;
 
@@ -208,9 +159,9 @@ SKIP: {
         location /fib_status { fib_status; }
     }
 END
-    $FibServer::StatusPort = $plain_port;
+    $srv->{status_port} = $plain_port;
 
-    my $worker = worker_pid();
+    my $worker = (worker_pids())[0];
     get('/fib?num=1000000');
     my $before = rss_kb($worker);
 
@@ -265,11 +216,13 @@ END
     log_clean('h2');
 
     stop_nginx();
-    undef $FibServer::StatusPort;
+    delete $srv->{status_port};
 }
 
 # slow HTTP/1.1 readers: 2 MB bodies, small socket buffers, never read
-start_nginx('thread_pool fib threads=2 max_queue=100;', <<"END");
+start_server(log_level => 'info',
+             main => 'thread_pool fib threads=2 max_queue=100;',
+             http => <<"END");
     fib_thread_pool fib;
     fib_max_memory 16m;
 
@@ -327,7 +280,9 @@ stop_nginx();
 # nginx runs the post action at once (ngx_http_finalize_request() with
 # 499 calls ngx_http_post_action() before terminating), while the task
 # is still out; the request must still end, and its socket be closed
-start_nginx('thread_pool fib threads=1 max_queue=8;', <<"END");
+start_server(log_level => 'info',
+             main => 'thread_pool fib threads=1 max_queue=8;',
+             http => <<"END");
     fib_thread_pool fib;
 
     server {
@@ -377,7 +332,9 @@ log_clean('post_action');
 
 # {{{ a worker killed with tasks in flight: its gauges go with it
 
-start_nginx('thread_pool fib threads=1 max_queue=64;', <<"END");
+start_server(log_level => 'info',
+             main => 'thread_pool fib threads=1 max_queue=64;',
+             http => <<"END");
     fib_thread_pool fib;
 
     server {
@@ -387,18 +344,19 @@ start_nginx('thread_pool fib threads=1 max_queue=64;', <<"END");
     }
 END
 
-my $victim = worker_pid();
+my $victim = (worker_pids())[0];
 @conns = map { send_req('/fib?num=45') } 1 .. 3;
 $deadline = time + 10;
 sleep 0.05 until metric('fib_in_flight') eq '3' || time > $deadline;
 
 # SIGKILL as for a crash: AddressSanitizer would catch a SIGSEGV
 mark_log();
-kill 'KILL', $victim;
+kill_worker($victim);
 wait_all(\@conns, 10);
 
 $deadline = time + 10;
-sleep 0.05 until (worker_pid() // $victim) != $victim || time > $deadline;
+sleep 0.05 until ((worker_pids())[0] // $victim) != $victim
+                 || time > $deadline;
 
 is(metric('fib_in_flight'), 0, 'crash: a dead worker leaves no task behind');
 is(log_count(qr/worker process $victim exited on signal 9/), 1,

@@ -5,8 +5,8 @@
 # t/inc/NginxBinary.pm (`listen ... http2` before 1.25.1, `http2 on;`
 # after).  Inline and offloaded computations, several streams on one
 # connection, a client that leaves mid-computation, reload and graceful
-# shutdown with a stream in flight, and fib_timeout during a shutdown.  Only the order of events is
-# asserted, never their timing.
+# shutdown with a stream in flight, and fib_timeout during a shutdown.
+# Only the order of events is asserted, never their timing.
 
 use strict;
 use warnings;
@@ -14,6 +14,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/inc";
 use NginxBinary;
+use FibServer;
 
 use Test::More;
 use IO::Socket::INET;
@@ -22,21 +23,15 @@ use File::Path qw(make_path remove_tree);
 use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-h2';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
-my $master_pid;
-my $log_offset = 0;
+my $srv = FibServer->new('h2');
+my $port = $srv->port;
+my $root = $srv->root;
 
 if (!nginx_configured(qr/--with-http_v2_module/)) {
     plan skip_all => 'nginx is built without HTTP/2';
 }
 
-if (!nginx_configured(qr/--with-threads/)) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if (`curl -V 2>&1` !~ /^Features:.*\bHTTP2\b/m) {
     plan skip_all => 'curl cannot speak HTTP/2';
@@ -47,37 +42,11 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => 'not under valgrind';
 }
 
-END {
-    stop_nginx() if $master_pid;
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
-}
-
-sub start_nginx {
-    make_path("$root/conf", "$root/logs", "$root/tmp");
-
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh <<"END";
-$modules
-worker_processes 1;
-daemon on;
-master_process on;
-error_log $root/logs/error.log debug;
-pid $root/logs/nginx.pid;
-
-thread_pool fib threads=1 max_queue=16;
-
-events {
-    worker_connections 128;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
-
+# one HTTP/2 server: inline, offloaded, with a deadline, in an "if"
+sub start_h2 {
+    start_server(connections => 128,
+                 main => 'thread_pool fib threads=1 max_queue=16;',
+                 http => <<"END");
     server {
         listen 127.0.0.1:$port $ENV{TEST_NGINX_HTTP2_LISTEN};
         $ENV{TEST_NGINX_HTTP2}
@@ -112,95 +81,11 @@ http {
             }
         }
     }
-}
 END
-    close $fh;
-
-    unlink "$root/logs/nginx.pid";
-
-    system($nginx, '-p', "$root/", '-c', "$root/conf/nginx.conf",
-           '-e', "$root/logs/error.log") == 0
-        or BAIL_OUT("nginx did not start");
-
-    my $deadline = time + 10;
-    until (-s "$root/logs/nginx.pid") {
-        BAIL_OUT("no nginx.pid") if time > $deadline;
-        sleep 0.01;
-    }
-
-    open $fh, '<', "$root/logs/nginx.pid" or die $!;
-    ($master_pid) = (<$fh> =~ /(\d+)/);
-    close $fh;
-
-    until (IO::Socket::INET->new("127.0.0.1:$port")) {
-        BAIL_OUT("nginx does not listen") if time > $deadline;
-        sleep 0.01;
-    }
-}
-
-sub alive {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $stat = <$fh> // '';
-    return $stat !~ /^\d+ \(.*\) Z/s;
-}
-
-sub stop_nginx {
-    my ($signal) = @_;
-
-    return if !$master_pid;
-
-    kill $signal || 'QUIT', $master_pid;
-
-    my $deadline = time + 30;
-    while (alive($master_pid)) {
-        if (time > $deadline) {
-            kill 'KILL', $master_pid;
-            last;
-        }
-        sleep 0.02;
-    }
-
-    undef $master_pid;
-}
-
-sub log_lines {
-    open my $fh, '<', "$root/logs/error.log" or return ();
-    seek $fh, $log_offset, 0;
-    my @lines = <$fh>;
-    close $fh;
-    return @lines;
-}
-
-sub log_count {
-    my ($re) = @_;
-    return scalar grep { /$re/ } log_lines();
-}
-
-# waits until the error log shows RE; false when it does not in time
-sub wait_log {
-    my ($re, $timeout) = @_;
-    my $deadline = time + ($timeout || 30);
-    until (log_count($re)) {
-        return 0 if time > $deadline;
-        sleep 0.05;
-    }
-    return 1;
-}
-
-sub log_clean {
-    my ($name) = @_;
-    my @bad = grep {
-                  /\[(alert|crit|emerg)\]|open socket|exited on signal/
-                  || /\[warn\].*deprecated/
-              } log_lines();
-    is(scalar @bad, 0,
-       "$name: no alert, crit, open socket or deprecation in the log")
-        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
 }
 
 # one request over HTTP/2 with curl; returns { code, version, body }
-sub h2 {
+sub fetch_h2 {
     my ($opts, $uri) = @_;
 
     open my $fh, '-|', 'curl', '-sS', '--http2-prior-knowledge',
@@ -225,7 +110,7 @@ sub h2 {
 # several requests at once as streams of one HTTP/2 connection, with
 # nghttp (curl 7.88 cannot reuse a prior-knowledge connection); returns
 # the bodies, and "code size uri" of each stream in the order they ended
-sub h2_streams {
+sub streams_h2 {
     my @uris = @_;
 
     open my $fh, '-|', 'nghttp', '-s', '-t', 30,
@@ -248,14 +133,14 @@ sub h2_streams {
 }
 
 # the same in the background: returns the pid of curl
-sub h2_background {
+sub background_h2 {
     my ($uri) = @_;
 
     my $pid = fork;
     die "fork: $!" if !defined $pid;
 
     if ($pid == 0) {
-        my $r = h2([], $uri);
+        my $r = fetch_h2([], $uri);
         open my $fh, '>', "$root/bg.tmp" or POSIX::_exit(1);
         print $fh "$r->{code} $r->{version} $r->{body}";
         close $fh;
@@ -266,7 +151,7 @@ sub h2_background {
     return $pid;
 }
 
-sub h2_wait {
+sub wait_background {
     my ($pid) = @_;
     waitpid $pid, 0;
     open my $fh, '<', "$root/bg" or return { code => '', body => '' };
@@ -280,16 +165,16 @@ my ($r, $pid);
 
 # a servroot kept by TEST_NGINX_NO_CLEAN holds an older log
 remove_tree($root);
-start_nginx();
+start_h2();
 
 # {{{ inline and offloaded, one stream each
 
-$r = h2([], '/inline?num=10');
+$r = fetch_h2([], '/inline?num=10');
 is($r->{version}, '2', 'inline: spoken over HTTP/2');
 is($r->{code}, 200, 'inline: 200');
 is($r->{body}, "55\n", 'inline: F(10)');
 
-$r = h2([], '/fib?num=30');
+$r = fetch_h2([], '/fib?num=30');
 is($r->{version}, '2', 'pool: spoken over HTTP/2');
 is($r->{code}, 200, 'pool: 200');
 is($r->{body}, "832040\n", 'pool: F(30)');
@@ -302,7 +187,7 @@ log_clean('single');
 
 # {{{ offloaded through an "if" block that is taken
 
-$r = h2(['-D', "$root/headers$$"], '/if?num=25&debug=1');
+$r = fetch_h2(['-D', "$root/headers$$"], '/if?num=25&debug=1');
 is($r->{code}, 200, 'if: 200');
 is($r->{body}, "75025\n", 'if: F(25)');
 open my $hfh, '<', "$root/headers$$" or die $!;
@@ -321,9 +206,9 @@ SKIP: {
 skip 'nghttp (nghttp2-client) is not installed', 4
     if system('nghttp --version >/dev/null 2>&1') != 0;
 
-$log_offset = -s "$root/logs/error.log";
+mark_log();
 
-my ($bodies, $streams) = h2_streams(map({ "/fib?num=$_" } 24 .. 27),
+my ($bodies, $streams) = streams_h2(map({ "/fib?num=$_" } 24 .. 27),
                                     map({ "/inline?num=$_" } 10 .. 13));
 is_deeply([sort @$bodies],
           [sort map { "$_\n" } 46368, 75025, 121393, 196418, 55, 89, 144,
@@ -338,7 +223,7 @@ is_deeply([sort @$streams],
 
 # a cheap stream is not held behind a computation on the same
 # connection: F(38) runs a few hundred milliseconds in the pool
-($bodies, $streams) = h2_streams('/fib?num=38', '/inline?num=10');
+($bodies, $streams) = streams_h2('/fib?num=38', '/inline?num=10');
 is_deeply($streams, ['200 3 /inline?num=10', '200 9 /fib?num=38'],
           'streams: the cheap one ends first');
 
@@ -349,15 +234,15 @@ log_clean('streams');
 
 # {{{ a client that leaves while its computation runs
 
-$log_offset = -s "$root/logs/error.log";
+mark_log();
 
 # F(46) takes seconds: curl gives up long before and closes the
 # connection, which cancels the computation
-$r = h2(['--max-time', 1, '--no-show-error'], '/fib?num=46');
+$r = fetch_h2(['--max-time', 1, '--no-show-error'], '/fib?num=46');
 is($r->{code}, '000', 'abort: the client left without an answer');
 ok(wait_log(qr/cancelling F\(46\)/), 'abort: the computation is cancelled');
 
-$r = h2([], '/fib?num=20');
+$r = fetch_h2([], '/fib?num=20');
 is($r->{body}, "6765\n", 'abort: the next stream is served');
 log_clean('abort');
 
@@ -365,19 +250,19 @@ log_clean('abort');
 
 # {{{ reload while an offloaded stream runs: it still gets its answer
 
-$log_offset = -s "$root/logs/error.log";
+mark_log();
 
-$pid = h2_background('/fib?num=38');
+$pid = background_h2('/fib?num=38');
 ok(wait_log(qr/fib: offloaded F\(38\)/),
    'reload: the task is posted');
-kill 'HUP', $master_pid;
-$r = h2_wait($pid);
+kill 'HUP', master_pid();
+$r = wait_background($pid);
 is("$r->{code} $r->{body}", "200 39088169\n",
    'reload: the stream in flight is answered');
 ok(wait_log(qr/worker process \d+ exited with code 0/),
    'reload: the old worker leaves');
 
-$r = h2([], '/fib?num=21');
+$r = fetch_h2([], '/fib?num=21');
 is($r->{body}, "10946\n", 'reload: the new worker serves');
 log_clean('reload');
 
@@ -385,13 +270,13 @@ log_clean('reload');
 
 # {{{ graceful shutdown while an offloaded stream runs
 
-$log_offset = -s "$root/logs/error.log";
+mark_log();
 
-$pid = h2_background('/fib?num=38');
+$pid = background_h2('/fib?num=38');
 ok(wait_log(qr/fib: offloaded F\(38\)/),
    'quit: the task is posted');
 stop_nginx('QUIT');
-$r = h2_wait($pid);
+$r = wait_background($pid);
 is("$r->{code} $r->{body}", "200 39088169\n",
    'quit: the stream in flight is answered');
 ok(!-e "$root/logs/nginx.pid", 'quit: nginx exited');
@@ -403,13 +288,13 @@ log_clean('quit');
 
 # the module's own timer on the task is what ends the computation; the
 # exiting worker waits for it and answers 503 before it leaves
-start_nginx();
-$log_offset = -s "$root/logs/error.log";
+start_h2();
+mark_log();
 
-$pid = h2_background('/deadline?num=46');
+$pid = background_h2('/deadline?num=46');
 ok(wait_log(qr/fib: offloaded F\(46\)/), 'deadline: the task is posted');
 stop_nginx('QUIT');
-$r = h2_wait($pid);
+$r = wait_background($pid);
 is("$r->{code} $r->{body}",
    "503 the computation exceeded fib_timeout 300ms\n",
    'deadline: the stream gets 503');

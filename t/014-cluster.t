@@ -20,21 +20,15 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 use FindBin;
 use lib "$FindBin::Bin/inc";
-use Promtool;
+use NginxBinary;
+use FibServer;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984;
+my %srv = map { ($_ => FibServer->new("cluster/$_")) } qw(front a b);
+my %ports = map { ($_ => $srv{$_}->port) } keys %srv;
 my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-cluster';
 my $examples = cwd() . '/examples/cluster';
-my @modules = split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
 
-# t/004-concurrency.t uses $port itself
-my %ports = (front => $port + 10, a => $port + 11, b => $port + 12);
-my %master;
-
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     # three servers and bounded loads: nothing valgrind adds here that
@@ -42,21 +36,7 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => 'not under valgrind';
 }
 
-END {
-    for my $name (keys %master) {
-        stop_nginx($name);
-    }
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
-}
-
 # {{{ the example configurations, templated
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!";
-    local $/;
-    return <$fh>;
-}
 
 # Each substitution must apply: an example that drifted from what the
 # test expects fails here rather than being tested half-changed.
@@ -82,9 +62,12 @@ sub common_subs {
     my ($name) = @_;
     my $dir = "$root/$name";
 
+    # Test::Nginx's preamble (load_module lines, user root when root) in
+    # place of the example's error_log and pid
     return (
+        qr{^error_log /var/log/nginx/\S+ warn;\npid /run/\S+\.pid;\n}m
+            => $srv{$name}->preamble('warn'),
         qr{/var/log/nginx/} => "$dir/logs/",
-        qr{/run/nginx-fib-\w+\.pid} => "$dir/logs/nginx.pid",
         # the default temporary paths are Debian's, under /var/lib/nginx
         qr{^http \{$}m => "http {\n"
             . join('', map { "    ${_}_temp_path $dir/tmp;\n" }
@@ -99,10 +82,10 @@ sub backend_conf {
     my ($threads) = $pool =~ /threads=(\d+)/;
 
     template("$examples/backend/nginx.conf", $name,
+        # the preamble loads the module under test
+        qr{^load_module \S+;\n}m => '',
         qr{^    fib_thread_pool fib tasks=2;$}m =>
             "    fib_thread_pool fib tasks=$threads;",
-        qr{^load_module \S+;$}m =>
-            join("\n", map { "load_module $_;" } @modules),
         qr{^        listen 8081;$}m =>
             "        listen 127.0.0.1:$ports{$name};",
         qr{^thread_pool fib threads=2 max_queue=2;$}m =>
@@ -119,85 +102,13 @@ sub front_conf {
         common_subs('front'));
 }
 
-sub nginx_args {
-    my ($name) = @_;
-    my $dir = "$root/$name";
-    return ('-p', "$dir/", '-c', "$dir/conf/nginx.conf",
-            '-e', "$dir/logs/error.log");
-}
-
-sub nginx_t {
-    my ($name) = @_;
-    my $out = `$nginx @{[ nginx_args($name) ]} -t 2>&1`;
-    ok($? == 0, "$name: nginx -t accepts the example") or diag($out);
-}
-
 # }}}
 
-# {{{ processes
-
-sub alive {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $stat = <$fh> // '';
-    return $stat !~ /^\d+ \(.*\) Z/s;
-}
-
-sub children {
-    my ($ppid) = @_;
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $line = <$fh> // '';
-        close $fh;
-        push @pids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) /s && $2 == $ppid;
-    }
-    return @pids;
-}
-
-sub start_nginx {
-    my ($name) = @_;
-    my $dir = "$root/$name";
-
-    unlink "$dir/logs/nginx.pid";
-    system($nginx, nginx_args($name)) == 0
-        or BAIL_OUT("$name: nginx did not start");
-
-    my $deadline = time + 10;
-    until (-s "$dir/logs/nginx.pid") {
-        BAIL_OUT("$name: no nginx.pid") if time > $deadline;
-        sleep 0.01;
-    }
-
-    open my $fh, '<', "$dir/logs/nginx.pid" or die $!;
-    ($master{$name}) = (<$fh> =~ /(\d+)/);
-    close $fh;
-
-    until (IO::Socket::INET->new("127.0.0.1:$ports{$name}")) {
-        BAIL_OUT("$name: nginx does not listen") if time > $deadline;
-        sleep 0.01;
-    }
-}
-
-sub stop_nginx {
-    my ($name) = @_;
-    my $pid = delete $master{$name} or return;
-
-    kill 'QUIT', $pid;
-
-    my $deadline = time + 30;
-    while (alive($pid)) {
-        if (time > $deadline) {
-            kill 'KILL', $pid, children($pid);
-            last;
-        }
-        sleep 0.02;
-    }
-}
+# {{{ processes and logs
 
 # the lines of the logs whose names end in $suffix (the example's own
 # and the one given with -e)
-sub log_lines {
+sub logs_of {
     my ($name, $suffix) = @_;
     my @lines;
     for my $file (glob "$root/$name/logs/*$suffix") {
@@ -208,70 +119,13 @@ sub log_lines {
     return @lines;
 }
 
-sub log_clean {
-    my ($name) = @_;
-    my @bad = grep { /\[(alert|crit|emerg)\]|open socket|exited on signal/ }
-              log_lines($name, 'error.log');
-    is(scalar @bad, 0, "$name: no alert, crit or crash in the error log")
-        or diag(join '', @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
-}
-
 # }}}
 
 # {{{ HTTP
 
-sub send_req {
-    my ($name, $uri, $headers, $method) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ports{$name}",
-                                  Proto => 'tcp')
-        or die "connect $name: $!";
-    $s->autoflush(1);
-    print $s ($method // 'GET') . " $uri HTTP/1.1\r\nHost: localhost\r\n"
-             . ($headers // '') . "Connection: close\r\n\r\n";
-
-    return { sock => $s, data => '', uri => $uri };
-}
-
-sub parse {
+sub cache_status {
     my ($c) = @_;
-    my ($head, $body) = split /\r\n\r\n/, $c->{data}, 2;
-    $head //= '';
-    ($c->{status}) = ($head =~ m{^HTTP/1\.\d (\d+)});
-    $c->{status} //= '';
-    ($c->{cache}) = ($head =~ /\r\nX-Cache-Status: (\w*)/i);
-    $c->{cache} //= '';
-    $c->{body} = $body // '';
-}
-
-# reads all the given connections to EOF
-sub wait_all {
-    my ($conns) = @_;
-
-    my $sel = IO::Select->new(map { $_->{sock} } @$conns);
-    my %by = map { (fileno($_->{sock}) => $_) } @$conns;
-    my $deadline = time + 60;
-
-    while ($sel->count && time < $deadline) {
-        for my $s ($sel->can_read($deadline - time)) {
-            my $c = $by{fileno $s};
-            my $n = sysread($s, my $buf, 65536);
-            if ($n) {
-                $c->{data} .= $buf;
-                next;
-            }
-            $sel->remove($s);
-            close $s;
-        }
-    }
-
-    parse($_) for @$conns;
-}
-
-sub get {
-    my $c = send_req(@_);
-    wait_all([$c]);
-    return $c;
+    return $c->{headers}{'x-cache-status'} // '';
 }
 
 # Requests for every URI through the front, $width at a time; after
@@ -286,7 +140,7 @@ sub load {
     my $deadline = time + 120;
 
     my $start = sub {
-        my $c = send_req('front', shift @todo);
+        my $c = $srv{front}->send_req(shift @todo);
         $sel->add($c->{sock});
         $by{fileno $c->{sock}} = $c;
     };
@@ -304,7 +158,7 @@ sub load {
             $sel->remove($s);
             delete $by{fileno $s};
             close $s;
-            parse($c);
+            FibServer::parse_answer($c);
             push @done, $c;
 
             if (@done == $after) {
@@ -328,16 +182,11 @@ sub digits {
 
 sub metrics {
     my ($name) = @_;
-    my $c = get($name, '/fib_status');
-    Promtool::check($c->{body}, "$name: /fib_status");
+    # get() has it pass promtool check metrics
+    my $c = $srv{$name}->get('/fib_status');
     my %m = map { /^(\S+) (\S+)$/ ? ($1 => $2) : () }
             split /\n/, $c->{body};
     return \%m;
-}
-
-sub metric {
-    my ($name, $metric) = @_;
-    return metrics($name)->{$metric} // 'missing';
 }
 
 # the sum of every series of a metric, over the given backends
@@ -368,30 +217,33 @@ backend_conf('a', 'threads=1 max_queue=1',
 backend_conf('b', 'threads=2 max_queue=2');
 front_conf();
 
-nginx_t($_) for qw(a b front);
+for my $name (qw(a b front)) {
+    my ($ok, $out) = $srv{$name}->nginx_t;
+    ok($ok, "$name: nginx -t accepts the example") or diag($out);
+}
 
-start_nginx($_) for qw(a b front);
+$srv{$_}->launch_nginx for qw(a b front);
 
 # }}}
 
 # {{{ a backend whose pool is full answers 503; the front asks the other
 
 # a's only thread takes a long computation, asked of a directly
-my $occupant = send_req('a', '/fib?num=42');
+my $occupant = $srv{a}->send_req('/fib?num=42');
 my $deadline = time + 10;
-sleep 0.02 until metric('a', 'fib_in_flight') == 1 || time > $deadline;
+sleep 0.02 until $srv{a}->metric('fib_in_flight') == 1 || time > $deadline;
 
-my $refused = metric('a', 'fib_rejected_total{reason="queue_full"}');
+my $refused = $srv{a}->metric('fib_rejected_total{reason="queue_full"}');
 my @refusal;
 
 # least_conn sees two idle backends and alternates: some go to a
 for my $i (1 .. 10) {
-    push @refusal, get('front', '/fib/iterative?num=' . (20000 + $i));
-    last if metric('a', 'fib_rejected_total{reason="queue_full"}') > $refused
-            || metric('a', 'fib_in_flight') == 0;
+    push @refusal, $srv{front}->get('/fib/iterative?num=' . (20000 + $i));
+    last if $srv{a}->metric('fib_rejected_total{reason="queue_full"}') > $refused
+            || $srv{a}->metric('fib_in_flight') == 0;
 }
 
-ok(metric('a', 'fib_rejected_total{reason="queue_full"}') > $refused,
+ok($srv{a}->metric('fib_rejected_total{reason="queue_full"}') > $refused,
    'refusal: the full backend refused a request of the front');
 is(scalar(grep { $_->{status} ne '200' } @refusal), 0,
    'refusal: every client got a 200');
@@ -399,17 +251,17 @@ is(scalar(grep {
        my ($n) = $_->{uri} =~ /num=(\d+)/;
        $_->{body} !~ /\A\d+\n\z/ || length($_->{body}) != digits($n) + 1
    } @refusal), 0, 'refusal: with its number');
-ok((grep { /up_status=503, 200 / } log_lines('front', 'access.log')) >= 1,
+ok((grep { /up_status=503, 200 / } logs_of('front', 'access.log')) >= 1,
    'refusal: the front log shows a 503 from one and a 200 from the other');
 
-wait_all([$occupant]);
+wait_all([$occupant], 60);
 is($occupant->{body}, "267914296\n", 'refusal: the occupant is answered');
-log_clean('a');
+$srv{a}->log_clean('a');
 
 # a gets the example's pool for the rest
-stop_nginx('a');
+$srv{a}->stop_nginx;
 backend_conf('a', 'threads=2 max_queue=2');
-start_nginx('a');
+$srv{a}->launch_nginx;
 
 # }}}
 
@@ -420,8 +272,8 @@ my @backends = qw(a b);
 $before = total('fib_computations_total', @backends);
 my $requests = total('fib_requests_total', @backends);
 
-@conns = map { send_req('front', '/fib?num=40') } 1 .. 20;
-wait_all(\@conns);
+@conns = map { $srv{front}->send_req('/fib?num=40') } 1 .. 20;
+wait_all(\@conns, 60);
 
 is(scalar(grep { $_->{status} ne '200' || $_->{body} ne "102334155\n" }
           @conns), 0, 'coalescing: 20 clients got F(40)');
@@ -429,7 +281,7 @@ is(total('fib_computations_total', @backends) - $before, 1,
    'coalescing: the backends computed it once');
 is(total('fib_requests_total', @backends) - $requests, 1,
    'coalescing: one request reached a backend');
-is(scalar(grep { $_->{cache} eq 'MISS' } @conns), 1,
+is(scalar(grep { cache_status($_) eq 'MISS' } @conns), 1,
    'coalescing: one MISS at the front');
 
 # }}}
@@ -438,20 +290,21 @@ is(scalar(grep { $_->{cache} eq 'MISS' } @conns), 1,
 
 $requests = total('fib_requests_total', @backends);
 
-@conns = map { get('front', $_) }
+@conns = map { $srv{front}->get($_) }
          ('/fib?num=40', '/fib?num=040', '/fib?num=40&x=1',
           '/fib?x=1&num=0040', '/fib?a=1&num=40&b=2') x 3;
 
 is(scalar(grep { $_->{status} ne '200' || $_->{body} ne "102334155\n" }
           @conns), 0, 'hits: 15 answers of F(40)');
-is(scalar(grep { $_->{cache} ne 'HIT' } @conns), 0,
+is(scalar(grep { cache_status($_) ne 'HIT' } @conns), 0,
    'hits: every one a HIT, leading zeros and other arguments aside');
 
-$c = get('front', '/fib?num=40', qq{If-None-Match: "fib-40"\r\n});
+$c = $srv{front}->get('/fib?num=40',
+                     headers => qq{If-None-Match: "fib-40"\r\n});
 is($c->{status}, '304', 'hits: If-None-Match is answered by the front');
 
-$c = get('front', '/fib?num=40', '', 'HEAD');
-ok($c->{status} eq '200' && $c->{cache} eq 'HIT' && $c->{body} eq ''
+$c = $srv{front}->get('/fib?num=40', method => 'HEAD');
+ok($c->{status} eq '200' && cache_status($c) eq 'HIT' && $c->{body} eq ''
    && $c->{data} =~ /\r\nContent-Length: 10\r\n/,
    'hits: HEAD gets the headers of the cached answer');
 
@@ -462,26 +315,26 @@ is(total('fib_requests_total', @backends) - $requests, 0,
 # served from the cache: it goes to a backend every time
 $requests = total('fib_requests_total', @backends);
 
-$c = get('front', '/fib?num=40&num=40');
+$c = $srv{front}->get('/fib?num=40&num=40');
 is($c->{body}, "num is given more than once\n",
    'bypass: a repeated num is the backend\'s 400, not the cached F(40)');
-$c = get('front', '/fib?NUM=40');
+$c = $srv{front}->get('/fib?NUM=40');
 is($c->{body}, "num is missing: use ?num=N\n",
    'bypass: NUM is not num to the backend, nor to the cache');
 
-@conns = map { get('front', '/fib?nu%6D=%34%30') } 1 .. 2;
-is(scalar(grep { $_->{body} ne "102334155\n" || $_->{cache} ne 'BYPASS' }
+@conns = map { $srv{front}->get('/fib?nu%6D=%34%30') } 1 .. 2;
+is(scalar(grep { $_->{body} ne "102334155\n" || cache_status($_) ne 'BYPASS' }
           @conns), 0, 'bypass: a percent-encoded query is answered uncached');
 is(total('fib_requests_total', @backends) - $requests, 4,
    'bypass: each of those reached a backend');
 
-$c = get('front', '/fib/fast?num=40');
-is($c->{cache}, 'MISS', 'hits: another location is another entry');
+$c = $srv{front}->get('/fib/fast?num=40');
+is(cache_status($c), 'MISS', 'hits: another location is another entry');
 
 # an error is not cached, even under a key of the cache
 $requests = total('fib_requests_total', @backends);
-@conns = map { get('front', '/fib?num=43') } 1 .. 2;
-is(scalar(grep { $_->{status} ne '400' || $_->{cache} ne 'MISS' } @conns),
+@conns = map { $srv{front}->get('/fib?num=43') } 1 .. 2;
+is(scalar(grep { $_->{status} ne '400' || cache_status($_) ne 'MISS' } @conns),
    0, 'errors: a 400 is a MISS every time');
 is(total('fib_requests_total', @backends) - $requests, 2,
    'errors: each reached a backend');
@@ -493,37 +346,39 @@ is(total('fib_requests_total', @backends) - $requests, 2,
 # what an operator does who wants small answers compressed; the
 # example's gzip_vary stays as it is
 for my $name (@backends) {
-    stop_nginx($name);
+    $srv{$name}->stop_nginx;
     backend_conf($name, 'threads=2 max_queue=2',
                  qr{^    gzip off;$}m => "    gzip on;\n"
                      . "    gzip_types text/plain;\n"
                      . "    gzip_min_length 1;");
-    start_nginx($name);
+    $srv{$name}->launch_nginx;
 }
 
-$c = get('front', '/fib/iterative?num=500', "Accept-Encoding: gzip\r\n");
-ok($c->{status} eq '200' && $c->{cache} eq 'MISS'
+$c = $srv{front}->get('/fib/iterative?num=500',
+                     headers => "Accept-Encoding: gzip\r\n");
+ok($c->{status} eq '200' && cache_status($c) eq 'MISS'
    && $c->{data} =~ /\r\nContent-Encoding: gzip\r\n/i,
    'gzip: a gzip client gets a compressed answer, now in the cache');
 like($c->{data}, qr/\r\nVary: Accept-Encoding\r\n/i,
      'gzip: which says it varies with Accept-Encoding');
 
-$c = get('front', '/fib/iterative?num=500');
+$c = $srv{front}->get('/fib/iterative?num=500');
 unlike($c->{data}, qr/\r\nContent-Encoding:/i,
        'gzip: a plain client after it is not sent the compressed copy');
 ok($c->{status} eq '200' && $c->{body} =~ /\A\d+\n\z/
    && length($c->{body}) == digits(500) + 1,
    'gzip: but F(500) in plain digits');
 
-$c = get('front', '/fib/iterative?num=500', "Accept-Encoding: gzip\r\n");
+$c = $srv{front}->get('/fib/iterative?num=500',
+                     headers => "Accept-Encoding: gzip\r\n");
 like($c->{data}, qr/\r\nContent-Encoding: gzip\r\n/i,
      'gzip: and a gzip client still gets a compressed one');
 
 # the example's backends again
 for my $name (@backends) {
-    stop_nginx($name);
+    $srv{$name}->stop_nginx;
     backend_conf($name, 'threads=2 max_queue=2');
-    start_nginx($name);
+    $srv{$name}->launch_nginx;
 }
 
 # }}}
@@ -531,11 +386,11 @@ for my $name (@backends) {
 # {{{ a graceful reload of a backend under load loses no request
 
 $requests = total('fib_requests_total', @backends);
-my @old_workers = children($master{b});
+my @old_workers = $srv{b}->worker_pids;
 
 ($done, $in_flight) = load(
     [ map { '/fib/iterative?num=' . (100000 - $_) } 1 .. 60 ], 6, 10,
-    sub { kill 'HUP', $master{b} });
+    sub { kill 'HUP', $srv{b}->master_pid });
 
 ok($in_flight > 0, "reload: requests were in flight at the reload");
 is(scalar @$done, 60, 'reload: 60 answers');
@@ -548,27 +403,26 @@ is(scalar(grep {
    } @$done), 0, 'reload: with its number');
 ok(total('fib_requests_total', @backends) - $requests >= 60,
    'reload: every one was computed by a backend');
-ok((grep { /conn_req=([2-9]|\d\d)/ } log_lines('a', 'access.log'),
-                                     log_lines('b', 'access.log')) >= 1,
+ok((grep { /conn_req=([2-9]|\d\d)/ } logs_of('a', 'access.log'),
+                                     logs_of('b', 'access.log')) >= 1,
    'keepalive: the front sends several requests on one connection');
 
 $deadline = time + 30;
 sleep 0.05 until !grep { alive($_) } @old_workers or time > $deadline;
 is(scalar(grep { alive($_) } @old_workers), 0,
    'reload: the old workers of b exited');
-log_clean('b');
+$srv{b}->log_clean('b');
 
 # }}}
 
 # {{{ a killed backend costs the clients nothing
 
-$requests = metric('a', 'fib_requests_total{outcome="ok"}');
+$requests = $srv{a}->metric('fib_requests_total{outcome="ok"}');
 
 ($done, $in_flight) = load(
     [ map { '/fib/iterative?num=' . (90000 - $_) } 1 .. 60 ], 6, 10,
     sub {
-        my $pid = delete $master{b};
-        kill 'KILL', $pid, children($pid);
+        $srv{b}->stop_nginx('KILL');
     });
 
 ok($in_flight > 0, "kill: requests were in flight at the kill");
@@ -580,46 +434,46 @@ is(scalar(grep {
        my ($n) = $_->{uri} =~ /num=(\d+)/;
        length($_->{body}) != digits($n) + 1
    } @$done), 0, 'kill: with its number');
-ok(metric('a', 'fib_requests_total{outcome="ok"}') - $requests >= 50,
+ok($srv{a}->metric('fib_requests_total{outcome="ok"}') - $requests >= 50,
    'kill: the other backend answered the rest');
 
-$c = get('front', '/fib?num=41');
+$c = $srv{front}->get('/fib?num=41');
 is($c->{body}, "165580141\n", 'kill: and goes on answering alone');
 
-log_clean('a');
+$srv{a}->log_clean('a');
 
 # }}}
 
 # {{{ a computation past fib_timeout is tried on two backends, no more
 
 # a new front: the old one leaves b out for a while after its death
-stop_nginx($_) for qw(a front);
+$srv{$_}->stop_nginx for qw(a front);
 for my $name (@backends) {
     backend_conf($name, 'threads=2 max_queue=2',
                  qr{^    fib_timeout 30s;$}m => '    fib_timeout 100ms;');
-    start_nginx($name);
+    $srv{$name}->launch_nginx;
 }
-start_nginx('front');
+$srv{front}->launch_nginx;
 
 # the backends are fresh: their counters start from zero
-$c = get('front', '/fib?num=42');
+$c = $srv{front}->get('/fib?num=42');
 is($c->{status}, '503', 'timeout: the client gets the 503');
 is($c->{body}, "the computation exceeded fib_timeout 100ms\n",
    'timeout: which says why');
 is(total('fib_requests_total', @backends), 2,
    'timeout: one retry, on the other backend');
-is(metric($_, 'fib_requests_total{outcome="timed_out"}'), 1,
+is($srv{$_}->metric('fib_requests_total{outcome="timed_out"}'), 1,
    "timeout: $_ timed out once") for @backends;
 
-log_clean($_) for @backends;
+$srv{$_}->log_clean($_) for @backends;
 
 # }}}
 
 # {{{ no backend at all: the client is told to retry later
 
-stop_nginx($_) for @backends;
+$srv{$_}->stop_nginx for @backends;
 
-@conns = map { get('front', '/fib?num=39') } 1 .. 3;
+@conns = map { $srv{front}->get('/fib?num=39') } 1 .. 3;
 is(scalar(grep { $_->{status} ne '503' } @conns), 0,
    'none: every client gets a 503');
 is(scalar(grep { $_->{data} !~ /\r\nRetry-After: 1\r\n/ } @conns), 0,
@@ -627,7 +481,7 @@ is(scalar(grep { $_->{data} !~ /\r\nRetry-After: 1\r\n/ } @conns), 0,
 is(scalar(grep { $_->{body} ne "no backend can answer: retry later\n" }
           @conns), 0, 'none: which says why');
 
-log_clean('front');
+$srv{front}->log_clean('front');
 
 # }}}
 

@@ -11,9 +11,11 @@
 
 use Test::Nginx::Socket;
 
-if (`${\($ENV{TEST_NGINX_BINARY} || 'nginx')} -V 2>&1` !~ /--with-threads/) {
-    Test::More::plan(skip_all => 'nginx is built without threads');
-}
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use NginxBinary;
+
+require_threads();
 
 repeat_each(1);
 

@@ -22,21 +22,15 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
-           || IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                    LocalPort => 0)->sockport;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-body';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $srv = FibServer->new('body');
+my $port = $srv->port;
+my $root = $srv->root;
 
-FibServer::setup($root, $port);
-
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => 'abandoned computations say nothing under valgrind';
@@ -44,36 +38,17 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
 
 END {
     stop_nginx('TERM') if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
-sub start_nginx {
+# one pool, every /fib offloaded; the access log says how each ended
+sub start_offloading {
     remove_tree($root);
-    make_path("$root/conf", "$root/logs", "$root/tmp");
 
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh <<"END";
-$modules
-worker_processes 1;
-daemon on;
-master_process on;
-error_log $root/logs/error.log info;
-pid $root/logs/nginx.pid;
-
-thread_pool fib threads=1 max_queue=16;
-
-events {
-    worker_connections 64;
-}
-
-http {
+    start_server(log_level => 'info', connections => 64,
+                 main => 'thread_pool fib threads=1 max_queue=16;',
+                 http => <<"END");
     log_format fib '\$request_uri \$status \$fib_outcome';
     access_log $root/logs/access.log fib;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
 
     server {
         listen 127.0.0.1:$port;
@@ -85,11 +60,7 @@ http {
 
         location /fib { fib; }
     }
-}
 END
-    close $fh;
-
-    launch_nginx();
 }
 
 sub access_lines {
@@ -156,7 +127,7 @@ my %send = (
 );
 
 for my $kind (qw(first second chunked continue reset)) {
-    start_nginx();
+    start_offloading();
     mark_log();
 
     # each abandoned computation runs seconds on the only thread, and the
@@ -204,7 +175,7 @@ for my $kind (qw(first second chunked continue reset)) {
 
 # {{{ a client that stays is answered: what waits unread is no close
 
-start_nginx();
+start_offloading();
 mark_log();
 
 my $c = { sock => connect_to(), data => '' };

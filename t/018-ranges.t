@@ -17,22 +17,12 @@ use lib "$FindBin::Bin/inc";
 use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                 LocalPort => 0)->sockport;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-ranges';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
-my $user = $> == 0 ? 'user root;' : '';
+my $srv = FibServer->new('ranges');
+my $port = $srv->port;
+my $root = $srv->root;
 
 if (system('curl --version >/dev/null 2>&1') != 0) {
     plan skip_all => 'curl is not installed';
-}
-
-FibServer::setup($root, $port);
-
-END {
-    stop_nginx() if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
 remove_tree($root);
@@ -40,13 +30,10 @@ make_path("$root/conf", "$root/logs", "$root/tmp", "$root/html");
 
 open my $fh, '>', "$root/conf/nginx.conf" or die $!;
 print $fh <<"END";
-$modules
-$user
 worker_processes 1;
 daemon on;
 master_process on;
-error_log $root/logs/error.log info;
-pid $root/logs/nginx.pid;
+${\ $srv->preamble('info') }
 
 events {
     worker_connections 64;

@@ -19,24 +19,18 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
-           || IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                    LocalPort => 0)->sockport;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-gauges';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $srv = FibServer->new('gauges');
+my $port = $srv->port;
+my $root = $srv->root;
 
 my $workers = 40;
 my $requests = 20;
 
-FibServer::setup($root, $port);
-
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => "$workers workers under valgrind say nothing more";
@@ -44,19 +38,16 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
 
 END {
     stop_nginx('TERM') if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
 make_path("$root/conf", "$root/logs", "$root/tmp");
 
 open my $fh, '>', "$root/conf/nginx.conf" or die $!;
 print $fh <<"END";
-$modules
 worker_processes $workers;
 daemon on;
 master_process on;
-error_log $root/logs/error.log info;
-pid $root/logs/nginx.pid;
+${\ $srv->preamble('info') }
 
 thread_pool fib threads=1 max_queue=16;
 
@@ -86,11 +77,6 @@ http {
 END
 close $fh;
 
-sub children {
-    my @pids = (`ps -o pid= --ppid ${\ master_pid()}` =~ /(\d+)/g);
-    return @pids;
-}
-
 sub in_queue {
     my $in_flight = metric('fib_in_flight');
     my $waiting = metric('fib_waiting');
@@ -101,17 +87,17 @@ sub in_queue {
 launch_nginx();
 
 my $deadline = time + 20;
-sleep 0.05 until children() == $workers || time > $deadline;
-my %old = map { ($_ => 1) } children();
+sleep 0.05 until worker_pids() == $workers || time > $deadline;
+my %old = map { ($_ => 1) } worker_pids();
 is(scalar keys %old, $workers, "$workers workers run");
 
 # the new generation starts while the old one still runs
 kill 'HUP', master_pid();
 
 $deadline = time + 30;
-sleep 0.1 until (children() == $workers && !grep { $old{$_} } children())
+sleep 0.1 until (worker_pids() == $workers && !grep { $old{$_} } worker_pids())
                 || time > $deadline;
-is(scalar(grep { !$old{$_} } children()), $workers,
+is(scalar(grep { !$old{$_} } worker_pids()), $workers,
    "reload: $workers new workers, the old ones gone");
 
 # F(50) runs for minutes: every request stays in a pool until it leaves
@@ -126,13 +112,13 @@ is(log_count(qr/no free slot/), 0, 'every worker has a gauge slot');
 
 # a second reload while those requests run: their workers go on until
 # they end, beside a whole new generation
-my %second = map { ($_ => 1) } children();
+my %second = map { ($_ => 1) } worker_pids();
 kill 'HUP', master_pid();
 
 $deadline = time + 30;
-sleep 0.1 until (grep { !$second{$_} } children()) == $workers
+sleep 0.1 until (grep { !$second{$_} } worker_pids()) == $workers
                 || time > $deadline;
-is(scalar(grep { !$second{$_} } children()), $workers,
+is(scalar(grep { !$second{$_} } worker_pids()), $workers,
    "second reload: $workers new workers beside the old ones");
 
 push @conns, map { send_req("/fib?num=50&j=$_") } 1 .. $requests;
@@ -153,8 +139,8 @@ is(in_queue(), 0, 'the gauges are back to 0 when the clients left');
 is(metric('fib_memory_bytes'), 0, 'and so is the memory gauge');
 
 $deadline = time + 30;
-sleep 0.1 until children() == $workers || time > $deadline;
-is(scalar(children()), $workers, 'the old workers exit once theirs end');
+sleep 0.1 until worker_pids() == $workers || time > $deadline;
+is(scalar(worker_pids()), $workers, 'the old workers exit once theirs end');
 log_clean('reload gauges');
 
 ok(stop_nginx(), 'nginx quits');

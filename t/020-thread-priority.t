@@ -15,23 +15,16 @@ use File::Path qw(make_path remove_tree);
 use Cwd qw(cwd);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
-my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
-           || IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                    LocalPort => 0)->sockport;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-prio';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $srv = FibServer->new('prio');
+my $port = $srv->port;
+my $root = $srv->root;
 
 my $refused = qr/may not go back to "normal"/;
 
-FibServer::setup($root, $port);
-
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if ($^O ne 'linux') {
     plan skip_all => 'scheduling classes are set on Linux only';
@@ -45,42 +38,16 @@ if ($> != 0 && `sh -c 'ulimit -e' 2>/dev/null` =~ /^(\d+|unlimited)$/m
     plan skip_all => 'RLIMIT_NICE lets an unprivileged thread go back';
 }
 
-END {
-    stop_nginx() if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
-}
-
-sub write_conf {
+# $user: the user line's argument
+sub start_priorities {
     my ($user) = @_;
 
     remove_tree($root);
-    make_path("$root/conf", "$root/logs", "$root/tmp");
 
-    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-    print $fh <<"END";
-$modules
-$user
-worker_processes 1;
-daemon on;
-master_process on;
-error_log $root/logs/error.log notice;
-pid $root/logs/nginx.pid;
-
-# one thread: every task runs on the same one
-thread_pool fib threads=1 max_queue=16;
-
-events {
-    worker_connections 64;
-}
-
-http {
-    access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
-
+    start_server(user => $user, log_level => 'notice', connections => 64,
+                 # one thread: every task runs on the same one
+                 main => 'thread_pool fib threads=1 max_queue=16;',
+                 http => <<"END");
     fib_thread_pool fib;
     fib_inline_max_cost 0;
 
@@ -97,9 +64,7 @@ http {
             fib_thread_priority normal;
         }
     }
-}
 END
-    close $fh;
 }
 
 sub ask {
@@ -112,8 +77,7 @@ sub ask {
 sub scenario {
     my ($name, $user, $count) = @_;
 
-    write_conf($user);
-    launch_nginx();
+    start_priorities($user);
     mark_log();
 
     ask('/normal?num=20', 6765);
@@ -130,13 +94,13 @@ sub scenario {
 }
 
 # an unprivileged worker: root's master hands the workers to nobody
-scenario('unprivileged worker', $> == 0 ? 'user nobody nogroup;' : '', 1);
+scenario('unprivileged worker', $> == 0 ? 'nobody nogroup' : '', 1);
 
 SKIP: {
     skip 'a privileged worker needs root', 7 if $> != 0;
 
     # root's worker keeps CAP_SYS_NICE: back to normal, silently
-    scenario('privileged worker', 'user root;', 0);
+    scenario('privileged worker', 'root', 0);
 }
 
 done_testing();

@@ -19,17 +19,10 @@ use lib "$FindBin::Bin/inc";
 use FibServer;
 use Promtool;
 
-sub free_port {
-    return IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                 LocalPort => 0)->sockport;
-}
-
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
-           || free_port();
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-prom';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $srv = FibServer->new('prom');
+my $port = $srv->port;
+my $root = $srv->root;
 my ($version) = do {
     open my $config, '<', "$FindBin::Bin/../config" or die $!;
     local $/;
@@ -49,18 +42,14 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
 }
 
 my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
-my $prom_port = free_port();
+my $prom_port = pick_port();
 my $prom_pid;
-
-FibServer::setup($root, $port);
 
 END {
     if ($prom_pid) {
         kill 'TERM', $prom_pid;
         waitpid $prom_pid, 0;
     }
-    stop_nginx() if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
 remove_tree($root);
@@ -71,12 +60,10 @@ my $use = $threads ? 'fib_thread_pool fib;' : 'fib_thread_pool off;';
 
 open my $fh, '>', "$root/conf/nginx.conf" or die $!;
 print $fh <<"END";
-$modules
 worker_processes 2;
 daemon on;
 master_process on;
-error_log $root/logs/error.log notice;
-pid $root/logs/nginx.pid;
+${\ $srv->preamble('notice') }
 
 $pool
 

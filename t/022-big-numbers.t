@@ -16,14 +16,13 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = ($ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT} || 1984)
-           + 4;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-big';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $srv = FibServer->new('big');
+my $port = $srv->port;
+my $root = $srv->root;
 
 # F(10^8) has 20898764 digits
 my $digits = 20898764;
@@ -33,31 +32,20 @@ my $f1000 = '434665576869374564356885276750406258025646605173717804024817'
             . '752096896232398733224711616429964409065331879382989696499285'
             . '16003704476137795166849228875';
 
-FibServer::setup($root, $port);
-
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => 'F(10^8) under valgrind takes hours';
-}
-
-END {
-    stop_nginx() if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
 make_path("$root/conf", "$root/logs", "$root/tmp");
 
 open my $fh, '>', "$root/conf/nginx.conf" or die $!;
 print $fh <<"END";
-$modules
 worker_processes 1;
 daemon on;
 master_process on;
-error_log $root/logs/error.log info;
-pid $root/logs/nginx.pid;
+${\ $srv->preamble('info') }
 
 thread_pool two threads=2 max_queue=16;
 thread_pool one threads=1 max_queue=16;
@@ -96,12 +84,6 @@ close $fh;
 
 launch_nginx();
 
-sub worker_pid {
-    my $pids = `ps -o pid= --ppid ${\ master_pid()}`;
-    my ($pid) = ($pids =~ /(\d+)/);
-    return $pid;
-}
-
 sub hwm_kb {
     my ($pid) = @_;
     open my $fh, '<', "/proc/$pid/status" or return 0;
@@ -121,7 +103,7 @@ mark_log();
 # the master listens before its worker is forked
 my $worker;
 my $deadline = time + 10;
-sleep 0.05 until ($worker = worker_pid()) || time > $deadline;
+sleep 0.05 until ($worker = (worker_pids())[0]) || time > $deadline;
 get('/fast?num=10');
 my $before = hwm_kb($worker);
 

@@ -39,30 +39,19 @@ use Time::HiRes qw(sleep time);
 use Cwd qw(cwd);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
-           || IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                    LocalPort => 0)->sockport;
-my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-matrix';
-my $modules = join '', map { "load_module $_;\n" }
-                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $srv = FibServer->new('matrix');
+my $port = $srv->port;
+my $root = $srv->root;
 
-if (`$nginx -V 2>&1` !~ /--with-threads/) {
-    plan skip_all => 'nginx is built without threads';
-}
+require_threads();
 
 if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     # the queued cells need a computation that outlasts three requests
     plan skip_all => 'not under valgrind';
-}
-
-FibServer::setup($root, $port);
-
-END {
-    stop_nginx() if master_pid();
-    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
 }
 
 my %F = (5 => 5, 10 => 55, 27 => 196418, 29 => 514229, 40 => 102334155,
@@ -244,18 +233,14 @@ print $fh $ERR_PAGE;
 close $fh;
 
 # root runs its workers as nobody, who may not reach the servroot
-my $user = $> == 0 ? 'user root;' : '';
 my $locations = join "\n", map { "        $_->{conf}" } @rows;
 
 open $fh, '>', "$root/conf/nginx.conf" or die $!;
 print $fh <<"END";
-$modules
-$user
 worker_processes 1;
 daemon on;
 master_process on;
-error_log $root/logs/error.log info;
-pid $root/logs/nginx.pid;
+${\ $srv->preamble('info') }
 
 thread_pool fib threads=1 max_queue=1;
 
@@ -332,7 +317,7 @@ sub request {
 
 # headers (lower-case names, every value), body without chunked framing
 # and gzip
-sub parse {
+sub decode_answer {
     my ($c) = @_;
 
     my ($head, $body) = split /\r\n\r\n/, $c->{data}, 2;
@@ -454,13 +439,13 @@ sub expect {
              etag => $row->{page} ? 0 : $row->{no_etag} ? 'none' : 1 };
 }
 
-sub check {
+sub check_cell {
     my ($row, $kind, $c, $n) = @_;
 
     my $name = "$row->{name} / $kind";
     my $want = expect($row, $kind, $n);
 
-    parse($c);
+    decode_answer($c);
 
     is($c->{status}, $want->{status}, "$name: status $want->{status}");
     is($c->{plain}, $want->{body}, "$name: body");
@@ -519,29 +504,29 @@ sub cell {
         my $n = { inline => $CHEAP, offload => $HEAVY, over => 29 }->{$kind};
         my $c = request('GET', $uri->($n), \%hdr);
         wait_all([$c], 30);
-        check($row, $kind, $c, $n);
+        check_cell($row, $kind, $c, $n);
 
     } elsif ($kind eq 'head') {
         my $c = request('HEAD', $uri->($HEAVY), \%hdr);
         wait_all([$c], 30);
-        check($row, $kind, $c, $HEAVY);
+        check_cell($row, $kind, $c, $HEAVY);
 
     } elsif ($kind eq 'inm') {
         my $c = request('GET', $uri->($HEAVY),
                         { %hdr, 'If-None-Match' => qq{"fib-$HEAVY"} });
         wait_all([$c], 30);
-        check($row, $kind, $c, $HEAVY);
+        check_cell($row, $kind, $c, $HEAVY);
 
     } elsif ($kind eq 'range') {
         my $c = request('GET', $uri->($HEAVY),
                         { %hdr, 'Range' => 'bytes=0-2' });
         wait_all([$c], 30);
-        check($row, $kind, $c, $HEAVY);
+        check_cell($row, $kind, $c, $HEAVY);
 
     } elsif ($kind eq 'post') {
         my $c = request('POST', $uri->($CHEAP), \%hdr);
         wait_all([$c], 30);
-        check($row, $kind, $c, $CHEAP);
+        check_cell($row, $kind, $c, $CHEAP);
 
     } elsif ($kind eq 'queued') {
         my $blocker = request('GET', "/fib?num=$BLOCKER");
@@ -558,7 +543,7 @@ sub cell {
         ok($waited, "$row->{name} / queued: requests waited for the pool");
         is($blocker->{body}, "$F{$BLOCKER}\n",
            "$row->{name} / queued: the request that held the pool");
-        check($row, $kind, $_, $HEAVY) for @c;
+        check_cell($row, $kind, $_, $HEAVY) for @c;
 
     } elsif ($kind eq 'abort') {
         my $c = request('GET', $uri->($ABORT), \%hdr);
@@ -577,13 +562,13 @@ sub cell {
         } else {
             # answered without computing: that answer is the cell's
             wait_all([$c], 30);
-            check($row, $kind, $c, $ABORT);
+            check_cell($row, $kind, $c, $ABORT);
         }
 
         # whatever happened to it, the worker answers the next one
         my $next = request('GET', $uri->($CHEAP), \%hdr);
         wait_all([$next], 30);
-        check($row, 'after abort', $next, $CHEAP);
+        check_cell($row, 'after abort', $next, $CHEAP);
     }
 }
 
@@ -615,7 +600,7 @@ like($c->{body}, qr/^fib_in_flight \d+$/m,
      'fib_status in limit_except: the status page');
 $c = request('POST', '/m/status_lex_get');
 wait_all([$c], 30);
-parse($c);
+decode_answer($c);
 is($c->{status}, 405, 'fib_status in limit_except GET: POST is a 405');
 is(join('|', @{ $c->{headers}{allow} || [] }), 'GET, HEAD',
    'fib_status in limit_except GET: one Allow: GET, HEAD');

@@ -27,14 +27,15 @@ package NginxBinary;
 #
 # nginx_version() is the number nginx's own nginx_version macro has
 # (1026003 for 1.26.3); nginx_configured(qr/.../) tells whether
-# `nginx -V` matches.
+# `nginx -V` matches; require_threads() skips the file when nginx has
+# no threads.
 
 use strict;
 use warnings;
 
 use Exporter 'import';
 
-our @EXPORT = qw(nginx_version nginx_configured);
+our @EXPORT = qw(nginx_version nginx_configured require_threads);
 
 my $binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $V = `$binary -V 2>&1`;
@@ -51,6 +52,15 @@ sub nginx_version {
 sub nginx_configured {
     my ($re) = @_;
     return $V =~ $re;
+}
+
+# The whole file is skipped, before its plan, when nginx has no threads:
+# every file of the offload calls this first.  t/008-no-threads.t is the
+# one that runs in their place.
+sub require_threads {
+    return if nginx_configured(qr/--with-threads/);
+    require Test::More;
+    Test::More::plan(skip_all => 'nginx is built without threads');
 }
 
 # nginx 1.25.1 made HTTP/2 a server directive and deprecated the listen

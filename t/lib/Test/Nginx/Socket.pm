@@ -35,6 +35,12 @@ my $WorkerConnections = 64;
 my $Binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
 my $Port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
            || free_port();
+
+# The real Test::Nginx listens on TEST_NGINX_SERVER_PORT as given, which
+# may carry an address (127.0.0.1:1984); ours listens on 127.0.0.1 only.
+$Port = $1 if $Port =~ /^127\.0\.0\.1:(\d+)$/;
+die "TEST_NGINX_SERVER_PORT: a port of 127.0.0.1 only, not $Port\n"
+    if $Port !~ /^\d+$/;
 my $ServRoot = $ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot';
 my $UseValgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 
@@ -88,7 +94,7 @@ sub server_root { return $ServRoot }
 sub timeout { return 3 }
 
 END {
-    stop_nginx() if defined $NginxPid;
+    nginx_stop() if defined $NginxPid;
 }
 
 sub run_tests {
@@ -98,7 +104,7 @@ sub run_tests {
         }
     }
 
-    stop_nginx();
+    nginx_stop();
 
     check_no_crash();
 
@@ -148,8 +154,13 @@ sub write_config {
     open my $fh, '>', "$ServRoot/conf/nginx.conf"
         or Test::More::BAIL_OUT("cannot write nginx.conf: $!");
 
+    # as root, the workers would run as nobody, who cannot reach a
+    # servroot inside a 0700 home: the real Test::Nginx writes this too
+    my $user = $> == 0 ? 'user root;' : '';
+
     print $fh <<"END";
 $modules
+$user
 worker_processes $Workers;
 daemon $daemon;
 master_process $master;
@@ -205,7 +216,7 @@ sub is_alive {
     return $stat !~ /^\d+ \(.*\) Z/s;
 }
 
-sub stop_nginx {
+sub nginx_stop {
     return if !defined $NginxPid;
 
     kill 'QUIT', $NginxPid;
@@ -225,11 +236,11 @@ sub stop_nginx {
     undef $ChildPid;
 }
 
-sub start_nginx {
+sub nginx_start {
     my ($block) = @_;
     my $name = sec($block, q{name});
 
-    stop_nginx();
+    nginx_stop();
 
     unlink "$ServRoot/logs/nginx.pid";
 
@@ -564,7 +575,7 @@ sub check_response {
     }
 }
 
-sub log_lines {
+sub error_log_lines {
     open my $fh, '<', "$ServRoot/logs/error.log" or return [];
     seek $fh, $LogOffset, 0;
     my @lines = <$fh>;
@@ -599,7 +610,7 @@ sub check_error_log {
         my $deadline = time + ($UseValgrind ? 5 : 1);
 
         while (1) {
-            my $lines = log_lines();
+            my $lines = error_log_lines();
             for my $p (0 .. $#$pats) {
                 next if $found{$p};
                 $found{$p} = 1 if grep { matches($_, $pats->[$p]) } @$lines;
@@ -621,7 +632,7 @@ sub check_error_log {
 
     if (defined sec($block, q{no_error_log})) {
         my $pats = patterns(sec($block, q{no_error_log}));
-        my $lines = log_lines();
+        my $lines = error_log_lines();
 
         for my $pat (@$pats) {
             my @hits = grep { matches($_, $pat) } @$lines;
@@ -668,7 +679,7 @@ sub run_block {
 
     if (defined sec($block, q{config}) || !defined $NginxPid) {
         write_config($block);
-        start_nginx($block) or return;
+        nginx_start($block) or return;
     }
 
     # only what this block's requests write counts

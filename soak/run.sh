@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
 # make soak: nginx with 2 workers and a small pool under a mixed load
-# (wrk, t/soak/mix.lua), clients that disconnect at random moments,
+# (wrk, soak/mix.lua), clients that disconnect at random moments,
 # `nginx -s reload` every few seconds, requests beyond fib_timeout,
 # If-Match requests that end in 412, SSI pages of offloaded includes,
 # HTTP/2 clients that grant no flow-control window, all at once, on
@@ -10,7 +10,7 @@
 # documented, bounded worker memory, and the status page's totals
 # against what was sent.
 #
-# usage: t/soak/run.sh MODULE.so BUILD_DIR [SECONDS]
+# usage: soak/run.sh MODULE.so BUILD_DIR [SECONDS]
 
 set -euo pipefail
 

@@ -10,7 +10,7 @@
 # (DEB_TEST_PORT), then removes the package, leaving the machine as it
 # was.
 #
-# usage: t/deb/run.sh DEB_DIR
+# usage: debian/tests/run.sh DEB_DIR
 
 set -euo pipefail
 

@@ -18,7 +18,7 @@
 # The first three use the version of the machine's own nginx (1.22 on
 # Debian 12), the last the version that Debian 13 ships.
 #
-# usage: t/builds/run.sh REPO BUILD_DIR [BUILD...]
+# usage: builds/run.sh REPO BUILD_DIR [BUILD...]
 
 set -euo pipefail
 
