@@ -12,7 +12,7 @@ repeat_each(1);
 
 no_shuffle();
 
-plan tests => repeat_each() * (blocks() * 2 + 36);
+plan tests => repeat_each() * (blocks() * 2 + 26);
 
 our $HeaderConfig = <<'_EOC_';
         add_header X-Fib-Num $fib_num always;
@@ -162,72 +162,7 @@ qr/\A$::PromLine+\z/
 
 
 
-=== TEST 10: the series and their starting values
---- request
-GET /fib_status
---- response_body_like eval
-qr/\A\Q# HELP fib_build_info The module's version and the nginx it runs in.
-# TYPE fib_build_info gauge\E
-fib_build_info\{version="\d+\.\d+\.\d+",nginx="\d+\.\d+\.\d+"\} 1\n.*\Q
-# TYPE fib_requests_total counter
-fib_requests_total{outcome="ok"} 0
-fib_requests_total{outcome="not_modified"} 0
-fib_requests_total{outcome="bad_request"} 0
-fib_requests_total{outcome="overloaded"} 0
-fib_requests_total{outcome="timed_out"} 0
-fib_requests_total{outcome="cancelled"} 0
-fib_requests_total{outcome="filtered"} 0
-fib_requests_total{outcome="error"} 0\E\n.*\Q
-fib_rejected_total{reason="queue_full"} 0
-fib_rejected_total{reason="memory"} 0
-fib_rejected_total{reason="subrequests"} 0\E\n.*\Q
-fib_computations_total{algorithm="recursive",mode="inline"} 0
-fib_computations_total{algorithm="recursive",mode="thread"} 0
-fib_computations_total{algorithm="iterative",mode="inline"} 0
-fib_computations_total{algorithm="iterative",mode="thread"} 0
-fib_computations_total{algorithm="fast",mode="inline"} 0
-fib_computations_total{algorithm="fast",mode="thread"} 0\E\n.*\Q
-fib_compute_seconds_total{algorithm="recursive"} 0.000000
-fib_compute_seconds_total{algorithm="iterative"} 0.000000
-fib_compute_seconds_total{algorithm="fast"} 0.000000\E\n.*\Q
-fib_in_flight 0\E\n.*\Q
-fib_waiting 0\E\n.*\Q
-fib_memory_bytes 0\E\n.*\Q
-fib_max_memory_bytes 67108864\E\n.*\Q
-# TYPE fib_compute_seconds histogram
-fib_compute_seconds_bucket{le="0.00001"} 0\E\n.*\Q
-fib_compute_seconds_bucket{le="+Inf"} 0
-fib_compute_seconds_sum 0.000000
-fib_compute_seconds_count 0
-\E\z/s
-
-
-
-=== TEST 11: counters move by exactly what was asked
---- config
-    location /fib {
-        fib;
-    }
-
-    location /fast {
-        fib;
-        fib_algorithm fast;
-    }
-
-    location /fib_status {
-        fib_status;
-    }
---- pipelined_requests eval
-["GET /fib?num=10", "GET /fib?num=x", "GET /fib?num=30", "GET /fast?num=2000000", "GET /fast?num=1000", "GET /fib_status"]
---- error_code eval
-[200, 400, 200, 400, 200, 200]
---- response_body_like eval
-[qr/^55\n$/, qr/^num/, qr/^832040\n$/, qr/^num/, qr/^4346/,
-qr/fib_requests_total\{outcome="ok"\} 3\nfib_requests_total\{outcome="not_modified"\} 0\nfib_requests_total\{outcome="bad_request"\} 2\n.*fib_computations_total\{algorithm="recursive",mode="inline"\} 1\nfib_computations_total\{algorithm="recursive",mode="thread"\} 1\n.*fib_computations_total\{algorithm="fast",mode="inline"\} 1\n.*fib_in_flight 0\n.*fib_compute_seconds_bucket\{le="\+Inf"\} 3\n.*fib_compute_seconds_count 3\n/s]
-
-
-
-=== TEST 12: HEAD of the status page
+=== TEST 10: HEAD of the status page
 --- config
     location /fib_status {
         fib_status;
@@ -240,7 +175,7 @@ Content-Type: text/plain; version=0.0.4
 
 
 
-=== TEST 13: other methods on the status page: the module's one-line 405
+=== TEST 11: other methods on the status page: the module's one-line 405
 --- request
 DELETE /fib_status
 --- error_code: 405
@@ -248,7 +183,7 @@ DELETE /fib_status
 
 
 
-=== TEST 14: fib_build_info carries the version that config declares
+=== TEST 12: fib_build_info carries the version that config declares
 --- config
     location /fib_status {
         fib_status;

@@ -3,8 +3,7 @@
 # The paths nginx takes around an offloaded request that the module's own
 # flow never shows: filters that finalize (412), error_page to a URI
 # and to a named location, post_action, a client that leaves while its
-# body is being discarded, an SSI page with more includes than
-# r->main->blocked can count.  Each of these crashed a worker or lied in
+# body is being discarded.  Each of these crashed a worker or lied in
 # the counters once.  A master runs, so a crash is a line in the error
 # log, and the runner fails the file on it.
 
@@ -23,7 +22,7 @@ no_shuffle();
 master_on();
 workers(1);
 
-plan tests => repeat_each() * (blocks() * 3 + 5);
+plan tests => repeat_each() * (blocks() * 3 + 4);
 
 # every computation goes to the pool
 our $Fib = <<'_EOC_';
@@ -37,11 +36,6 @@ our $Fib = <<'_EOC_';
         fib_status;
     }
 _EOC_
-
-# 30 rows of 10 includes: 300 subrequests of one main request (a
-# configuration line cannot hold 300)
-our $Row = '<!--# include virtual="/fib?num=25" -->' x 10;
-our $Page = '<!--# include virtual="/row" -->' x 30;
 
 run_tests();
 
@@ -229,39 +223,5 @@ fib: client closed the connection, cancelling F(46)
 GET /fib_status
 --- response_body_like eval
 qr{fib_requests_total\{outcome="cancelled"\} 1\n}s
---- no_error_log
-[alert]
-
-
-
-=== TEST 12: an SSI page with 300 offloaded includes
---- config eval
-"$::Fib
-    location /page {
-        ssi on;
-        ssi_types text/plain;
-        return 200 '$::Page';
-    }
-
-    location /row {
-        ssi on;
-        ssi_types text/plain;
-        return 200 '$::Row';
-    }"
---- request
-GET /page
---- response_body_like: \A(?:75025\n|the server is busy: retry later\n){300}\z
---- error_log
-fib: too many computations for one request
---- no_error_log
-[alert]
-
-
-
-=== TEST 13: at most 64 of them were computed at once, the others refused
---- request
-GET /fib_status
---- response_body_like eval
-qr{fib_requests_total\{outcome="ok"\} 64\n.*fib_requests_total\{outcome="overloaded"\} 236\n.*fib_rejected_total\{reason="subrequests"\} 236\n}s
 --- no_error_log
 [alert]

@@ -44,8 +44,13 @@ sub rss_kb {
 
 # {{{ 300 offloaded includes on one page, and a client that resets it
 
+# 30 rows of 10 includes: 300 subrequests of one main request (a
+# configuration line cannot hold 300); a light page read to its end, a
+# heavy one whose clients reset it
 my $row = '<!--# include virtual="/fib?num=42" -->' x 10;
 my $page = '<!--# include virtual="/row" -->' x 30;
+my $light_row = '<!--# include virtual="/fib?num=25" -->' x 10;
+my $light_page = '<!--# include virtual="/light_row" -->' x 30;
 
 start_server(log_level => 'info',
              main => 'thread_pool fib threads=1 max_queue=1000;',
@@ -70,9 +75,47 @@ start_server(log_level => 'info',
             ssi_types text/plain;
             return 200 '$row';
         }
+
+        location /light_page {
+            ssi on;
+            ssi_types text/plain;
+            return 200 '$light_page';
+        }
+
+        location /light_row {
+            ssi on;
+            ssi_types text/plain;
+            return 200 '$light_row';
+        }
     }
 END
 
+mark_log();
+
+# read to its end: at most 64 of them computed at once, the others
+# refused, each counted once
+my %before = map { ($_ => metric($_)) }
+             'fib_requests_total{outcome="ok"}',
+             'fib_requests_total{outcome="overloaded"}',
+             'fib_rejected_total{reason="subrequests"}';
+
+my $light = get('/light_page');
+is($light->{status}, 200, 'ssi: the page of 300 includes answers');
+like($light->{body},
+     qr/\A(?:75025\n|the server is busy: retry later\n){300}\z/,
+     'ssi: with 300 answers, each F(25) or the busy page');
+ok(log_count(qr/fib: too many computations for one request/),
+   'ssi: the refusal is logged');
+
+for my $m ([ 'fib_requests_total{outcome="ok"}', 64 ],
+           [ 'fib_requests_total{outcome="overloaded"}', 236 ],
+           [ 'fib_rejected_total{reason="subrequests"}', 236 ])
+{
+    my ($name, $moved) = @$m;
+    is(metric($name) - $before{$name}, $moved, "ssi: $name moved by $moved");
+}
+
+log_clean('ssi, read to its end');
 mark_log();
 
 for my $i (1 .. 3) {

@@ -376,7 +376,7 @@ sub send_req {
 }
 
 # what a connection read: status, head (with its last CRLF), headers
-# (lower-case names) and body
+# (lower-case names) and body (dechunked; raw_body as sent)
 sub parse_answer {
     my ($c) = @_;
     my ($head, $body) = split /\r\n\r\n/, $c->{data}, 2;
@@ -386,6 +386,20 @@ sub parse_answer {
     $c->{headers} = { map { /^([^:\s]+):\s*(.*?)\s*$/ ? (lc $1 => $2) : () }
                       split /\r\n/, $head // '' };
     $c->{body} = $body // '';
+
+    # a chunked body as the client sees it, the chunks put together
+    if (($c->{headers}{'transfer-encoding'} // '') eq 'chunked') {
+        my ($raw, $plain) = ($c->{body}, '');
+        while ($raw =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//) {
+            my $len = hex $1;
+            last if $len == 0;
+            $plain .= substr $raw, 0, $len, '';
+            $raw =~ s/^\r\n//;
+        }
+        $c->{raw_body} = $c->{body};
+        $c->{body} = $plain;
+    }
+
     return $c;
 }
 

@@ -1,0 +1,137 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# The status page's counters against a freshly started nginx: every
+# series starts at zero, then moves by exactly what was asked.  The
+# counters live in shared memory, which a reload keeps (the real
+# Test::Nginx's TEST_NGINX_USE_HUP mode reloads between blocks), so
+# these checks start their own nginx and compare what moved.
+
+use strict;
+use warnings;
+
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use NginxBinary;
+use FibServer;
+
+my $srv = FibServer->new('counters');
+my $port = $srv->port;
+
+require_threads();
+
+start_server(http => <<"END");
+    server {
+        listen 127.0.0.1:$port;
+
+        location /fib {
+            fib;
+        }
+
+        location /fast {
+            fib;
+            fib_algorithm fast;
+        }
+
+        location /fib_status {
+            fib_status;
+        }
+    }
+END
+
+mark_log();
+
+# every series of the page, by name with its labels
+sub series {
+    my $c = get('/fib_status');
+    return { map { /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/ ? ($1 => $2) : () }
+             split /\n/, $c->{body} };
+}
+
+# {{{ the series and their starting values
+
+my $c = get('/fib_status');
+is($c->{status}, 200, 'start: the status page answers');
+like($c->{body}, qr/\A\Q# HELP fib_build_info The module's version and the nginx it runs in.
+# TYPE fib_build_info gauge\E
+fib_build_info\{version="\d+\.\d+\.\d+",nginx="\d+\.\d+\.\d+"\} 1\n.*\Q
+# TYPE fib_requests_total counter
+fib_requests_total{outcome="ok"} 0
+fib_requests_total{outcome="not_modified"} 0
+fib_requests_total{outcome="bad_request"} 0
+fib_requests_total{outcome="overloaded"} 0
+fib_requests_total{outcome="timed_out"} 0
+fib_requests_total{outcome="cancelled"} 0
+fib_requests_total{outcome="filtered"} 0
+fib_requests_total{outcome="error"} 0\E\n.*\Q
+fib_rejected_total{reason="queue_full"} 0
+fib_rejected_total{reason="memory"} 0
+fib_rejected_total{reason="subrequests"} 0\E\n.*\Q
+fib_computations_total{algorithm="recursive",mode="inline"} 0
+fib_computations_total{algorithm="recursive",mode="thread"} 0
+fib_computations_total{algorithm="iterative",mode="inline"} 0
+fib_computations_total{algorithm="iterative",mode="thread"} 0
+fib_computations_total{algorithm="fast",mode="inline"} 0
+fib_computations_total{algorithm="fast",mode="thread"} 0\E\n.*\Q
+fib_compute_seconds_total{algorithm="recursive"} 0.000000
+fib_compute_seconds_total{algorithm="iterative"} 0.000000
+fib_compute_seconds_total{algorithm="fast"} 0.000000\E\n.*\Q
+fib_in_flight 0\E\n.*\Q
+fib_waiting 0\E\n.*\Q
+fib_memory_bytes 0\E\n.*\Q
+fib_max_memory_bytes 67108864\E\n.*\Q
+# TYPE fib_compute_seconds histogram
+fib_compute_seconds_bucket{le="0.00001"} 0\E\n.*\Q
+fib_compute_seconds_bucket{le="+Inf"} 0
+fib_compute_seconds_sum 0.000000
+fib_compute_seconds_count 0
+\E\z/s,
+     'start: every series, at zero');
+
+# }}}
+
+# {{{ counters move by exactly what was asked
+
+my $before = series();
+
+my @asked = (['/fib?num=10', 200, qr/^55\n$/],
+             ['/fib?num=x', 400, qr/^num/],
+             ['/fib?num=30', 200, qr/^832040\n$/],
+             ['/fast?num=2000000', 400, qr/^num/],
+             ['/fast?num=1000', 200, qr/^4346/]);
+
+for my $r (@asked) {
+    my ($uri, $status, $body) = @$r;
+    $c = get($uri);
+    is($c->{status}, $status, "$uri: $status");
+    like($c->{body}, $body, "$uri: its body");
+}
+
+my $after = series();
+
+sub moved {
+    my ($name) = @_;
+    return ($after->{$name} // 'missing') - ($before->{$name} // 0);
+}
+
+is(moved('fib_requests_total{outcome="ok"}'), 3, 'moved: 3 ok');
+is(moved('fib_requests_total{outcome="not_modified"}'), 0,
+   'moved: none not modified');
+is(moved('fib_requests_total{outcome="bad_request"}'), 2,
+   'moved: 2 bad requests');
+is(moved('fib_computations_total{algorithm="recursive",mode="inline"}'), 1,
+   'moved: one recursive inline');
+is(moved('fib_computations_total{algorithm="recursive",mode="thread"}'), 1,
+   'moved: one recursive in the pool');
+is(moved('fib_computations_total{algorithm="fast",mode="inline"}'), 1,
+   'moved: one fast inline');
+is($after->{fib_in_flight}, 0, 'moved: none in flight after');
+is(moved('fib_compute_seconds_bucket{le="+Inf"}'), 3,
+   'moved: three computations in the histogram');
+is(moved('fib_compute_seconds_count'), 3, 'moved: and its count');
+
+log_clean('counters');
+
+# }}}
+
+done_testing();
