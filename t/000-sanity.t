@@ -26,6 +26,7 @@ GET /fib?num=10
 
 
 === TEST 2: F(0) and F(1)
+--- no_http2
 --- config
     location /fib {
         fib;
@@ -94,6 +95,7 @@ GET /fib?num=100
 
 
 === TEST 6: fast, F(93) and F(94) around the 64-bit edge
+--- no_http2
 --- config
     location /fib {
         fib;

@@ -518,6 +518,7 @@ fib:
 
 
 === TEST 32: a request line over 8 KB: nginx answers 414 before the module
+--- no_http2
 --- config
     location /fib {
         fib;

@@ -195,6 +195,7 @@ ETag: "fib-12"
 
 
 === TEST 11: keep-alive: pipelined requests on one connection, errors included
+--- no_http2
 --- config
     location /fib {
         fib;
@@ -211,6 +212,7 @@ ETag: "fib-12"
 
 
 === TEST 12: keep-alive: a 405 between GETs
+--- no_http2
 --- config
     location /fib {
         fib;
@@ -227,6 +229,7 @@ ETag: "fib-12"
 
 
 === TEST 13: keep-alive: an offloaded request keeps its place in the pipeline
+--- no_http2
 --- config
     location /fib {
         fib;

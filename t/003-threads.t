@@ -149,6 +149,7 @@ fib: the computation exceeded fib_timeout 100ms
 
 
 === TEST 8: a client that goes away cancels its computation
+--- no_http2
 --- config
     location /fib {
         fib;

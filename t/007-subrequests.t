@@ -111,6 +111,7 @@ GET /page
 
 
 === TEST 5: the client leaves while two includes compute: both cancelled
+--- no_http2
 --- config eval
 "$::Page
     location /page {

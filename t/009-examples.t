@@ -132,6 +132,7 @@ X-Late: [10]
 
 
 === TEST 8: log_format sees them, for answers and for errors
+--- no_http2
 --- http_config
     log_format fib '$fib_num $fib_algorithm $fib_mode $fib_outcome';
 --- config

@@ -199,6 +199,7 @@ num must be a non-negative decimal integer
 
 
 === TEST 10: a client that leaves while its body is being discarded
+--- no_http2
 --- config eval: $::Fib
 --- raw_request eval
 "GET /fib?num=46 HTTP/1.1\r

@@ -32,6 +32,7 @@ run_tests();
 __DATA__
 
 === TEST 1: cheap requests, one after another, to a pool of one thread
+--- no_http2
 --- main_config
 thread_pool noqueue threads=1 max_queue=1;
 --- config

@@ -4,6 +4,11 @@ package Test::Nginx::Socket;
 # Test::Nginx (CPAN, openresty/test-nginx) is not installed.  It implements
 # the subset described in TESTING.md, with the same assertion counts, so
 # that every t/*.t file runs unchanged under either.
+#
+# It speaks HTTP/1 only: `--- no_http2`, which keeps a block that is
+# HTTP/1 by nature (pipelining, request-line limits, a client abort
+# through the client's timeout) out of the real one's TEST_NGINX_USE_HTTP2
+# mode, changes nothing here.
 
 use strict;
 use warnings;
