@@ -221,9 +221,19 @@ is(make({}, '-s', 'version'), "$version\n", 'make version prints it');
 my ($deb_version) = slurp("$repo/debian/changelog") =~ /^\S+ \(([^)-]+)/;
 is($deb_version, $version, 'debian/changelog has the same version');
 
-my ($changelog_version) =
-    slurp("$repo/CHANGELOG.md") =~ /^## \[(\d[^\]]*)\]/m;
-is($changelog_version, $version, 'CHANGELOG.md\'s newest release is it');
+# the newest section is the release itself: nothing "Unreleased" above it
+my ($changelog_top) = slurp("$repo/CHANGELOG.md") =~ /^(## .*)$/m;
+like($changelog_top // 'none', qr/^## \[\Q$version\E\] - \d{4}-\d\d-\d\d$/,
+     'CHANGELOG.md\'s first section is that release, dated');
+
+my ($deb_date) = slurp("$repo/debian/changelog") =~ /^ -- .*>  (.*)$/m;
+my ($changelog_date) = ($changelog_top // '') =~ / - (\S+)$/;
+is(`date -u -d '$deb_date' +%F 2>/dev/null` =~ s/\n//r,
+   $changelog_date // 'none', 'on the day debian/changelog gives');
+
+my @shown = $readme =~ /fib_build_info\{version="([^"]*)"/g;
+cmp_ok(scalar @shown, '>=', 1, 'the README shows fib_build_info');
+is_deeply([grep { $_ ne $version } @shown], [], 'with that version');
 
 my @deb_names = $readme =~ /libnginx-mod-http-fib_([^_]+)_amd64\.deb/g;
 cmp_ok(scalar @deb_names, '>=', 1, 'the README names the package file');
