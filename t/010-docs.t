@@ -4,7 +4,8 @@
 # nginx.conf that nginx -t accepts, examples use exact locations, what a
 # missing load_module says, the Makefile's targets and help, the .ci/run
 # sentence, the version, the license, make install, which packages
-# make run installs, and how make test finds Test::Nginx and a port.
+# make run installs, that the build needs no package manager, and how
+# make test finds Test::Nginx and a port.
 
 use strict;
 use warnings;
@@ -338,6 +339,67 @@ SKIP: {
     is($said, "http://127.0.0.1:$free/fib?num=10", 'make run says where');
     like($answer, qr/\r\n\r\n55\n\z/, 'and serves there when it says so');
 }
+
+# }}}
+# {{{ the build needs no package manager
+
+# dpkg-query and apt-get that fail as absent ones do, and say they ran
+my $shadow = "$tmp/no-dpkg";
+make_path($shadow);
+for my $tool (qw(dpkg-query apt-get)) {
+    open my $fh, '>', "$shadow/$tool" or die $!;
+    print $fh "#!/bin/sh\necho $tool >> '$tmp/pm-called'\nexit 127\n";
+    close $fh;
+    chmod 0755, "$shadow/$tool";
+}
+
+SKIP: {
+    skip 'nginx-dev\'s sources are not installed', 8
+        if !-x '/usr/share/nginx/src/configure';
+
+    # a build of its own from scratch, beside the suite's
+    my ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}" }, 'build',
+                          "BUILD=$tmp/b");
+    ok($ok, 'make build without dpkg-query and apt-get') or diag($out);
+    ok(-s "$tmp/b/ngx_http_fib_module.so", 'builds the module');
+    ok(!-e "$tmp/pm-called", 'and never asks a package manager')
+        or diag(slurp("$tmp/pm-called"));
+
+    unlink "$tmp/b/ngx_http_fib_module.so";
+    ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}" }, "BUILD=$tmp/b");
+    ok($ok && -s "$tmp/b/ngx_http_fib_module.so", 'so does make alone')
+        or diag($out);
+    ok(!-e "$tmp/pm-called", 'without a package manager too');
+
+    # a missing GMP, as a compiler that cannot find it sees it
+    open my $fh, '>', "$shadow/cc-no-gmp" or die $!;
+    print $fh "#!/bin/sh\nfor a; do [ \"\$a\" != -lgmp ] || exit 1; done\n"
+              . "exec cc \"\$\@\"\n";
+    close $fh;
+    chmod 0755, "$shadow/cc-no-gmp";
+
+    ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}",
+                         CC => "$shadow/cc-no-gmp" },
+                       'build', "BUILD=$tmp/nogmp");
+    ok(!$ok, 'without GMP the build fails');
+    like($out, qr/^checking for GMP library \.\.\. not found$/m,
+         'at configure, which probed it');
+    like($out, qr/error: the ngx_http_fib_module requires the GMP library/,
+         'and says what is missing');
+}
+
+{
+    my ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}" }, 'build',
+                          "BUILD=$tmp/nosrc", "NGINX_SRC=$tmp/none");
+    ok(!$ok, 'without nginx\'s sources the build fails');
+    like($out, qr/no nginx sources in NGINX_SRC=\Q$tmp\E\/none: install nginx-dev/,
+         'and says what to install or name');
+}
+
+# where dpkg cannot answer, make test and make run say so and go on
+like(make({ PATH => "$shadow:$ENV{PATH}" }, 'deps-build'),
+     qr/^no dpkg-query: not checking for Debian packages: nginx \S/m,
+     'deps-build without dpkg says it checks nothing');
 
 # }}}
 # {{{ what make run and make test install
