@@ -326,69 +326,19 @@ sizing: build deps-bench ## per-core figures for examples/cluster/ (bench/result
 	$(MAKE) --no-print-directory $(BUILD)/corebench
 	bash bench/sizing.sh $(MODULE) $(BUILD) $(SIZING_SECONDS)
 
-define RUN_CONF
-load_module $(MODULE);
+# make run serves examples/nginx.conf, the README's Synopsis, with the
+# module just built, PORT, and its logs, pid and temporary files in
+# build/run: nothing outside the build folder is written
+RUN_SED := -e 's|^load_module .*/ngx_http_fib_module\.so;|load_module $(MODULE);|' \
+           -e 's|^\( *listen 127\.0\.0\.1:\)8080;|\1$(PORT);|' \
+           -e 's|/var/log/nginx/|$(BUILD)/run/logs/|g' \
+           -e 's|^worker_processes .*|&\npid $(BUILD)/run/nginx.pid;|' \
+           -e 's|^http {$$|&\n    access_log $(BUILD)/run/logs/access.log;$(subst ; \n,;\n,$(foreach \
+                 t,client_body proxy fastcgi uwsgi scgi,\n    $(t)_temp_path $(BUILD)/run/tmp;))|'
 
-worker_processes 1;
-error_log stderr notice;
-pid $(BUILD)/run/nginx.pid;
-
-events {
-    worker_connections 1024;
-}
-
-# CPU work: one thread per core, a short queue (503 beyond it)
-thread_pool fib threads=2 max_queue=64;
-
-http {
-    access_log off;
-    default_type text/plain;
-
-    client_body_temp_path $(BUILD)/run/tmp;
-    proxy_temp_path $(BUILD)/run/tmp;
-    fastcgi_temp_path $(BUILD)/run/tmp;
-    uwsgi_temp_path $(BUILD)/run/tmp;
-    scgi_temp_path $(BUILD)/run/tmp;
-
-    fib_thread_pool fib tasks=2;
-
-    server {
-        listen 127.0.0.1:$(PORT);
-
-        # GET /fib?num=N: the naive recursion, heavy ones in the pool
-        location = /fib {
-            fib;
-        }
-
-        location = /fib/recursive {
-            fib;
-            fib_algorithm recursive;
-        }
-
-        location = /fib/iterative {
-            fib;
-            fib_algorithm iterative;
-        }
-
-        location = /fib/fast {
-            fib;
-            fib_algorithm fast;
-        }
-
-        # counters in Prometheus format: not for the public
-        location = /fib_status {
-            fib_status;
-            allow 127.0.0.1;
-            deny all;
-        }
-    }
-}
-endef
-export RUN_CONF
-
-run: deps-build build ## nginx in the foreground on 127.0.0.1:PORT (8080)
-	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp
-	echo "$$RUN_CONF" > $(BUILD)/run/conf/nginx.conf
+run: deps-build build examples/nginx.conf ## nginx in the foreground on 127.0.0.1:PORT (8080)
+	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp $(BUILD)/run/logs
+	sed $(RUN_SED) examples/nginx.conf > $(BUILD)/run/conf/nginx.conf
 	rm -f $(BUILD)/run/nginx.pid
 	@# nginx writes its pid file once it has bound its sockets: only then
 	@# is it serving; an nginx that failed has said why on stderr

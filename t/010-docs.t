@@ -95,6 +95,13 @@ my ($synopsis) = $readme =~ /^## Synopsis\n.*?^```nginx\n(.*?)^```\n/ms;
 ok(defined $synopsis, 'the Synopsis has an nginx block');
 $synopsis //= '';
 
+# one example configuration: the Synopsis, what make run serves and what
+# the package ships
+my $example = slurp("$repo/examples/nginx.conf");
+is($synopsis, $example, 'the Synopsis is examples/nginx.conf, verbatim');
+like(slurp("$repo/debian/libnginx-mod-http-fib.examples"),
+     qr{^examples/nginx\.conf$}m, 'the package ships that file');
+
 like($synopsis, qr/\A(?:#[^\n]*\n)*load_module \S+;\n/,
      'it starts with load_module');
 like($synopsis, qr/^events \{/m, 'it has an events block');
@@ -134,8 +141,7 @@ for my $block ($readme =~ /^```nginx\n(.*?)^```\n/msg) {
     push @locations, $block =~ /^\s*(location\b[^{]*)\{/mg;
 }
 
-my ($run_conf) = $makefile =~ /^define RUN_CONF\n(.*?)^endef/ms;
-push @locations, ($run_conf // '') =~ /^\s*(location\b[^{]*)\{/mg;
+push @locations, $example =~ /^\s*(location\b[^{]*)\{/mg;
 push @locations, slurp("$repo/t/deb/run.sh") =~ /^\s*(location\b[^{]*)\{/mg;
 
 cmp_ok(scalar @locations, '>=', 5, 'the examples have locations');
@@ -299,7 +305,7 @@ SKIP: {
 # {{{ make run says it serves only once nginx listens
 
 SKIP: {
-    skip 'the suite runs another build of the module', 4
+    skip 'the suite runs another build of the module', 8
         if "@so" ne "$repo/build/ngx_http_fib_module.so";
 
     # a port taken by someone else: nginx cannot bind, and says so alone
@@ -338,6 +344,18 @@ SKIP: {
 
     is($said, "http://127.0.0.1:$free/fib?num=10", 'make run says where');
     like($answer, qr/\r\n\r\n55\n\z/, 'and serves there when it says so');
+
+    # what it served is examples/nginx.conf, with the module just built,
+    # the port, and paths in the build folder
+    my $served = slurp("$repo/build/run/conf/nginx.conf");
+    my $paths = qr/load_module|listen|\/var\/log\/nginx\/|\Q$repo\E\/build\//;
+    is(join('', grep { !/$paths/ } split /^/, $served),
+       join('', grep { !/$paths/ } split /^/, $example),
+       'make run serves examples/nginx.conf');
+    like($served, qr/^load_module \Q$so[0]\E;$/m, 'with the module just built');
+    like($served, qr/^ +listen 127\.0\.0\.1:$free;$/m, 'on PORT');
+    is(scalar(() = $served =~ /\/var\/|\/usr\//g), 0,
+       'writing nothing outside the build folder');
 }
 
 # }}}
