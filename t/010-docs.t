@@ -87,6 +87,36 @@ sub can_bind {
 
 my $readme = slurp("$repo/README.md");
 my $makefile = slurp("$repo/Makefile");
+my $t_readme = slurp("$repo/t/README.md");
+
+# {{{ a reference in nginx.org's shape, the guides beside what they describe
+
+my @sections = $readme =~ /^## (.*)$/mg;
+is_deeply(\@sections, [qw(Name Synopsis Description Directives Variables),
+                       'Status page', qw(Installation Compatibility Limits
+                       License)], 'the README\'s sections, in order');
+
+my ($toc) = $readme =~ /\A# \S+\n\n((?:[ *].*\n)+)/;
+my %anchor = map { $_ => 1 } ($toc // '') =~ /\]\(#([^)]+)\)/g;
+is_deeply([grep { !$anchor{lc s/ /-/gr} } @sections,
+           $readme =~ /^### (fib\S*)$/mg], [],
+          'its table of contents links every section and directive');
+
+for my $guide (qw(bench/README.md examples/cluster/README.md t/README.md)) {
+    ok(-s "$repo/$guide", "$guide exists");
+    like($readme, qr/\]\(\Q$guide\E\)/, 'and the README links it');
+}
+
+# every file prove runs, and every package make test installs, is named
+my @t = map { s{^\Q$repo\E/}{}r } glob "$repo/t/*.t";
+cmp_ok(scalar @t, '>=', 20, 'the test files');
+is_deeply([grep { $t_readme !~ /`\Q$_\E`/ } @t], [],
+          't/README.md describes each');
+is_deeply([grep { $readme !~ /`\Q$_\E`/ }
+           split ' ', make_var({}, 'DEB_TEST')], [],
+          'the README names each package of make deps-test');
+
+# }}}
 
 # {{{ the Synopsis
 
@@ -208,11 +238,11 @@ is_deeply([sort split ' ', $phony =~ s/\\\n/ /gr], [sort @targets],
           'every target is .PHONY');
 
 my @ci = slurp("$repo/.ci/run") =~ /^(make\b.*?)\s*$/mg;
-my ($sentence) = $readme =~ /^(`\.ci\/run`.*?)\n\n/ms;
+my ($sentence) = $t_readme =~ /^(`\.ci\/run`.*?)\n\n/ms;
 my @said = map { s/\s+/ /gr } ($sentence // '') =~ /`(make[^`]*)`/g;
 
 cmp_ok(scalar @ci, '>=', 1, '.ci/run runs make targets');
-is_deeply(\@said, \@ci, 'the README says what .ci/run runs, in order');
+is_deeply(\@said, \@ci, 't/README.md says what .ci/run runs, in order');
 
 # }}}
 # {{{ one version, the license, the changelog
