@@ -43,6 +43,8 @@ static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_fib_init_places(ngx_http_fib_shm_t *shm,
     ngx_array_t *places);
 static ngx_uint_t ngx_http_fib_bucket(uint64_t ns);
+static u_char *ngx_http_fib_seconds(u_char *p, u_char *last, char *name,
+    char *help, ngx_atomic_t *ns);
 static u_char *ngx_http_fib_histogram(u_char *p, u_char *last, char *name,
     ngx_atomic_t *buckets, uint64_t sum_ns);
 static ngx_int_t ngx_http_fib_alive(ngx_pid_t pid);
@@ -416,32 +418,13 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
         }
     }
 
-    p = ngx_slprintf(p, last,
-            "# HELP fib_compute_seconds_total Time spent in those "
-            "computations, by algorithm.\n"
-            "# TYPE fib_compute_seconds_total counter\n");
-
-    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
-        p = ngx_slprintf(p, last,
-                         "fib_compute_seconds_total{algorithm=\"%s\"} "
-                         "%uA.%06uA\n", fib_algorithm_name(i),
-                         shm->compute_ns[i] / 1000000000,
-                         shm->compute_ns[i] / 1000 % 1000000);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP fib_abandoned_compute_seconds_total Time spent in "
-            "computations that did not produce their number (timed out, "
-            "cancelled), by algorithm.\n"
-            "# TYPE fib_abandoned_compute_seconds_total counter\n");
-
-    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
-        p = ngx_slprintf(p, last,
-                         "fib_abandoned_compute_seconds_total{algorithm="
-                         "\"%s\"} %uA.%06uA\n", fib_algorithm_name(i),
-                         shm->abandoned_ns[i] / 1000000000,
-                         shm->abandoned_ns[i] / 1000 % 1000000);
-    }
+    p = ngx_http_fib_seconds(p, last, "compute",
+                             "Time spent in those computations, by algorithm.",
+                             shm->compute_ns);
+    p = ngx_http_fib_seconds(p, last, "abandoned_compute",
+                             "Time spent in computations that did not "
+                             "produce their number (timed out, cancelled), "
+                             "by algorithm.", shm->abandoned_ns);
 
     /* the gauges of the workers alive now: a crashed one's are gone */
 
@@ -544,6 +527,29 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
         p = ngx_slprintf(p, last, "\"} %uA.%06uA\n",
                          place->compute_ns / 1000000000,
                          place->compute_ns / 1000 % 1000000);
+    }
+
+    return p;
+}
+
+
+/* a counter of seconds by algorithm, in microseconds */
+
+static u_char *
+ngx_http_fib_seconds(u_char *p, u_char *last, char *name, char *help,
+    ngx_atomic_t *ns)
+{
+    ngx_uint_t  i;
+
+    p = ngx_slprintf(p, last, "# HELP fib_%s_seconds_total %s\n"
+                     "# TYPE fib_%s_seconds_total counter\n",
+                     name, help, name);
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        p = ngx_slprintf(p, last,
+                         "fib_%s_seconds_total{algorithm=\"%s\"} %uA.%06uA\n",
+                         name, fib_algorithm_name(i), ns[i] / 1000000000,
+                         ns[i] / 1000 % 1000000);
     }
 
     return p;
