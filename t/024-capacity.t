@@ -1,0 +1,228 @@
+# vim:set ft= ts=4 sw=4 et fdm=marker:
+
+# What an operator plans capacity with, on the status page: the CPU time
+# of computations nobody got their number from, the time requests waited
+# for a pool thread, the limits in force, and series per fib location,
+# kept across a reload.  Counters are read as deltas where a scenario
+# adds to them.
+
+use strict;
+use warnings;
+
+use Test::More;
+use IO::Socket::INET;
+use File::Path qw(make_path remove_tree);
+use Time::HiRes qw(sleep time);
+use Cwd qw(cwd);
+use FindBin;
+use lib "$FindBin::Bin/inc";
+use FibServer;
+
+my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+my $port = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                 LocalPort => 0)->sockport;
+my $root = ($ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot') . '-cap';
+my $modules = join '', map { "load_module $_;\n" }
+                       split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
+my $user = $> == 0 ? 'user root;' : '';
+
+if (`$nginx -V 2>&1` !~ /--with-threads/) {
+    plan skip_all => 'nginx is built without threads';
+}
+
+if ($ENV{TEST_NGINX_USE_VALGRIND}) {
+    plan skip_all => 'timing-driven scenarios say nothing under valgrind';
+}
+
+FibServer::setup($root, $port);
+
+END {
+    stop_nginx() if master_pid();
+    remove_tree($root) if !$ENV{TEST_NGINX_NO_CLEAN};
+}
+
+sub write_conf {
+    my ($more) = @_;
+
+    make_path("$root/conf", "$root/logs", "$root/tmp");
+
+    open my $fh, '>', "$root/conf/nginx.conf" or die $!;
+    print $fh <<"END";
+$modules
+$user
+worker_processes 1;
+daemon on;
+master_process on;
+error_log $root/logs/error.log debug;
+pid $root/logs/nginx.pid;
+
+thread_pool one threads=1 max_queue=1;
+thread_pool two threads=2 max_queue=2;
+
+events {
+    worker_connections 64;
+}
+
+http {
+    access_log off;
+    client_body_temp_path $root/tmp;
+    proxy_temp_path $root/tmp;
+    fastcgi_temp_path $root/tmp;
+    uwsgi_temp_path $root/tmp;
+    scgi_temp_path $root/tmp;
+    fib_max_waiting 100;
+
+    server {
+        listen 127.0.0.1:$port;
+
+        location = /a {
+            fib;
+            fib_thread_pool one;
+            fib_inline_max_cost 0;
+            fib_max_num 93;
+            fib_timeout 300ms;
+            if (\$arg_debug) {
+                add_header X-Debug on;
+            }
+        }
+
+        location = /b {
+            fib;
+            fib_thread_pool two tasks=2;
+        }
+
+        location = /fib_status {
+            fib_status;
+        }
+        $more
+    }
+}
+END
+    close $fh;
+}
+
+sub num { my $v = metric($_[0]); return $v eq 'missing' ? 0 : $v }
+
+remove_tree($root);
+write_conf('');
+launch_nginx();
+mark_log();
+
+# {{{ the limits in force, per worker
+
+is(metric('fib_workers'), 1, 'limits: one worker');
+is(metric('fib_max_waiting'), 100, 'limits: fib_max_waiting');
+is(metric('fib_pool_tasks{pool="one"}'), 1, 'limits: a pool of one task');
+is(metric('fib_pool_tasks{pool="two"}'), 2, 'limits: tasks=2');
+is(metric('fib_max_memory_bytes'), 64 * 1024 * 1024,
+   'limits: fib_max_memory, one worker\'s');
+
+# }}}
+
+# {{{ CPU time nobody got a number for
+
+my $abandoned = num('fib_abandoned_compute_seconds_total{algorithm="recursive"}');
+my $produced = num('fib_compute_seconds_total{algorithm="recursive"}');
+
+my $c = get('/a?num=60');
+is($c->{status}, 503, 'abandoned: F(60) ends at fib_timeout');
+
+my $after = num('fib_abandoned_compute_seconds_total{algorithm="recursive"}');
+ok($after - $abandoned >= 0.2,
+   "abandoned: its 300 ms of CPU are counted ($abandoned to $after)");
+is(num('fib_compute_seconds_total{algorithm="recursive"}'), $produced,
+   'abandoned: and not as a computation that produced its number');
+
+# a client that leaves mid-computation
+$abandoned = $after;
+my $gone = send_req('/a?num=60');
+my $deadline = time + 10;
+sleep 0.02 until metric('fib_in_flight') eq '1' || time > $deadline;
+sleep 0.1;
+close $gone->{sock};
+$deadline = time + 10;
+sleep 0.05 until num('fib_abandoned_compute_seconds_total{algorithm="recursive"}')
+                 > $abandoned || time > $deadline;
+ok(num('fib_abandoned_compute_seconds_total{algorithm="recursive"}')
+   > $abandoned, 'abandoned: a cancelled computation is counted too');
+
+# }}}
+
+# {{{ the time requests waited for a pool thread
+
+my $waits = num('fib_queue_seconds_count');
+my $slow = num('fib_queue_seconds_bucket{le="0.01"}');
+
+# the first holds the only thread; the second waits for it
+my @conns = map { send_req('/a?num=38') } 1 .. 2;
+wait_all(\@conns);
+is(scalar(grep { $_->{body} eq "39088169\n" } @conns), 2,
+   'queue: both computed');
+
+is(num('fib_queue_seconds_count') - $waits, 2,
+   'queue: two waits measured');
+is(num('fib_queue_seconds_bucket{le="+Inf"}'), num('fib_queue_seconds_count'),
+   'queue: the +Inf bucket is the count');
+is(num('fib_queue_seconds_bucket{le="0.01"}') - $slow, 1,
+   'queue: one waited hardly at all, the other for a computation');
+
+# an inline computation waits for nothing, and is not in the histogram
+$waits = num('fib_queue_seconds_count');
+is(get('/b?num=10')->{body}, "55\n", 'queue: an inline one');
+is(num('fib_queue_seconds_count'), $waits, 'queue: is no wait');
+
+# }}}
+
+# {{{ series per location, an if block counted with its location
+
+my %before = map {
+    my $l = $_;
+    ($l => { map { ($_ => num("fib_location_requests_total{location=\"$l\","
+                               . "outcome=\"$_\"}")) }
+             qw(ok bad_request timed_out) })
+} qw(/a /b);
+
+get('/a?num=20&debug=1');
+get('/a?num=21');
+get('/b?num=30');
+get('/b?num=x');
+get('/b?num=50');
+
+is(num('fib_location_requests_total{location="/a",outcome="ok"}')
+   - $before{'/a'}{ok}, 2, 'locations: /a, its if block included');
+is(num('fib_location_requests_total{location="/b",outcome="ok"}')
+   - $before{'/b'}{ok}, 1, 'locations: /b');
+is(num('fib_location_requests_total{location="/b",outcome="bad_request"}')
+   - $before{'/b'}{bad_request}, 2, 'locations: /b, its 400s');
+ok(num('fib_location_compute_seconds_total{location="/a"}') >= 0.3,
+   'locations: /a computed for its timeouts too');
+
+# }}}
+
+# {{{ a reload keeps every location's series and adds the new one's
+
+my $ok_a = num('fib_location_requests_total{location="/a",outcome="ok"}');
+
+write_conf('location = /c { fib; }');
+kill 'HUP', master_pid();
+
+# until a new worker answers /c (an old one knows no such location)
+$deadline = time + 10;
+sleep 0.05 until get('/c?num=5')->{status} eq '200' || time > $deadline;
+
+is(num('fib_location_requests_total{location="/a",outcome="ok"}'), $ok_a,
+   'reload: /a goes on from where it was');
+get('/a?num=5');
+is(num('fib_location_requests_total{location="/c",outcome="ok"}'), 1,
+   'reload: the new location counts');
+is(num('fib_location_requests_total{location="/a",outcome="ok"}'), $ok_a + 1,
+   'reload: and so does the old one, in its place');
+
+# }}}
+
+is(metric('fib_in_flight'), 0, 'gauges: nothing in flight at the end');
+is(metric('fib_waiting'), 0, 'gauges: nothing waits');
+log_clean('capacity');
+stop_nginx();
+
+done_testing();
