@@ -458,9 +458,15 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
 
     rc = ngx_http_send_header(r);
 
-    if (r->filter_finalize && rec != NULL) {
-        /* a filter answered instead: 412 for If-Match, for one */
-        rec->outcome = NGX_HTTP_FIB_FILTERED;
+    if (rec != NULL) {
+        if (r->filter_finalize) {
+            /* a filter answered instead: 412 for If-Match, for one */
+            rec->outcome = NGX_HTTP_FIB_FILTERED;
+
+        } else if (r->headers_out.status == NGX_HTTP_NOT_MODIFIED) {
+            /* nginx's not-modified filter, after If-Match */
+            rec->outcome = NGX_HTTP_FIB_NOT_MODIFIED;
+        }
     }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {

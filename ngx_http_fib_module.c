@@ -520,9 +520,10 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fib_loc_conf_t *prev = parent;
     ngx_http_fib_loc_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t  *clcf;
-    ngx_http_fib_main_conf_t  *fmcf;
-    ngx_http_fib_place_conf_t *place;
+    char                       *modifier;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_fib_main_conf_t   *fmcf;
+    ngx_http_fib_place_conf_t  *place;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -556,7 +557,24 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
             return NGX_CONF_ERROR;
         }
 
-        place->name = clcf->name;
+        /* the name as written: "= /fib", "^~ /fib/", "~ ^/f", "@fib" */
+
+        modifier = clcf->exact_match ? "= " : clcf->noregex ? "^~ " : "";
+#if (NGX_PCRE)
+        if (clcf->regex != NULL) {
+            modifier = "~ ";
+        }
+#endif
+
+        place->name.len = ngx_strlen(modifier) + clcf->name.len;
+        place->name.data = ngx_pnalloc(cf->pool, place->name.len);
+        if (place->name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(place->name.data, modifier,
+                              ngx_strlen(modifier)),
+                   clcf->name.data, clcf->name.len);
         place->slot = -1;
     }
 

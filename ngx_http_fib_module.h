@@ -58,7 +58,7 @@
 
 /* fib locations with series of their own, and their names' length */
 #define NGX_HTTP_FIB_PLACES            64
-#define NGX_HTTP_FIB_PLACE_NAME        64
+#define NGX_HTTP_FIB_PLACE_NAME        128
 
 
 /*
@@ -96,6 +96,7 @@ typedef struct {
 typedef struct {
     u_char                     name[NGX_HTTP_FIB_PLACE_NAME];
     size_t                     len;        /* 0: a free place */
+    ngx_uint_t                 generation; /* the last to name it */
     ngx_atomic_t               requests[NGX_HTTP_FIB_OUTCOMES];
     ngx_atomic_t               compute_ns;
 } ngx_http_fib_place_t;
@@ -113,6 +114,7 @@ typedef struct {
     ngx_atomic_t               sum_ns;
     ngx_atomic_t               queue_buckets[NGX_HTTP_FIB_BUCKETS];
     ngx_atomic_t               queue_sum_ns;
+    ngx_uint_t                 generation; /* configurations so far */
     ngx_http_fib_place_t       places[NGX_HTTP_FIB_PLACES];
     ngx_http_fib_slot_t        slots[NGX_HTTP_FIB_SLOTS];
 } ngx_http_fib_shm_t;
@@ -130,6 +132,7 @@ typedef struct {
     ngx_thread_pool_t         *pool;
     ngx_str_t                  name;
     ngx_uint_t                 tasks;      /* posted at most */
+    ngx_uint_t                 declared;   /* tasks= was written */
     ngx_uint_t                 posted;
     ngx_queue_t                waiting;
 } ngx_http_fib_queue_t;

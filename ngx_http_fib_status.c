@@ -25,9 +25,9 @@
 #endif
 
 /*
- * The page's lines, and the most one takes: a HELP line is about 130
- * bytes, a series its name, a label of up to 128 escaped bytes, and a
- * number of 20 digits and 6 decimals.
+ * The page's lines, and the most one takes but for its labels: a HELP
+ * line is about 130 bytes, a series its name and a number of 20 digits
+ * and 6 decimals; a label takes twice its name at most.
  */
 #define NGX_HTTP_FIB_PAGE_LINES                                             \
     (3 + 2 + NGX_HTTP_FIB_OUTCOMES + 2 + NGX_HTTP_FIB_REASONS               \
@@ -52,6 +52,7 @@ static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static size_t ngx_http_fib_page_size(ngx_http_fib_main_conf_t *fmcf);
 static u_char *ngx_http_fib_status_page(u_char *p, u_char *last,
     ngx_http_fib_main_conf_t *fmcf);
 static u_char *ngx_http_fib_label(u_char *p, u_char *last, u_char *s,
@@ -217,39 +218,59 @@ ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 /*
  * Each fib location finds its series by name: those of a location that
- * a reload keeps go on, a new one takes a free place, and a place once
- * named keeps its name, so that the old workers' counts stay where they
- * were.  Beyond NGX_HTTP_FIB_PLACES locations, the others have none.
+ * a reload keeps go on, a new one takes a free place, or one that the
+ * last two configurations left unnamed (the old workers that could still
+ * count there are gone by then, but for ones that outlive two reloads).
+ * A name longer than a place holds, and the locations beyond
+ * NGX_HTTP_FIB_PLACES, have no series of their own.
  */
 
 static void
 ngx_http_fib_init_places(ngx_http_fib_shm_t *shm, ngx_array_t *places)
 {
-    size_t                      len;
-    ngx_uint_t                  i, j;
-    ngx_http_fib_place_t       *place;
+    ngx_uint_t                  i, j, gen;
+    ngx_http_fib_place_t       *place, *free;
     ngx_http_fib_place_conf_t  *pc;
 
+    gen = ++shm->generation;
     pc = places->elts;
 
     for (i = 0; i < places->nelts; i++) {
-        len = ngx_min(pc[i].name.len, NGX_HTTP_FIB_PLACE_NAME);
+        if (pc[i].name.len > NGX_HTTP_FIB_PLACE_NAME) {
+            continue;
+        }
+
+        free = NULL;
 
         for (j = 0; j < NGX_HTTP_FIB_PLACES; j++) {
             place = &shm->places[j];
 
-            if (place->len == 0) {
-                ngx_memcpy(place->name, pc[i].name.data, len);
-                place->len = len;
-            }
-
-            if (place->len == len
-                && ngx_strncmp(place->name, pc[i].name.data, len) == 0)
+            if (place->len == pc[i].name.len
+                && ngx_strncmp(place->name, pc[i].name.data, place->len) == 0)
             {
-                pc[i].slot = j;
                 break;
             }
+
+            if (free == NULL
+                && (place->len == 0 || place->generation + 2 <= gen))
+            {
+                free = place;
+            }
         }
+
+        if (j == NGX_HTTP_FIB_PLACES) {
+            if (free == NULL) {
+                continue;
+            }
+
+            place = free;
+            ngx_memzero(place, sizeof(ngx_http_fib_place_t));
+            ngx_memcpy(place->name, pc[i].name.data, pc[i].name.len);
+            place->len = pc[i].name.len;
+        }
+
+        place->generation = gen;
+        pc[i].slot = place - shm->places;
     }
 }
 
@@ -279,7 +300,11 @@ ngx_http_fib_init_process(ngx_cycle_t *cycle)
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fib_module);
 
-    if (fmcf == NULL || fmcf->zone == NULL || fmcf->zone->data == NULL) {
+    /* workers' gauges only: the cache manager and loader have none */
+
+    if (ngx_process == NGX_PROCESS_HELPER
+        || fmcf == NULL || fmcf->zone == NULL || fmcf->zone->data == NULL)
+    {
         return NGX_OK;
     }
 
@@ -348,9 +373,7 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
 
     /* sized first, as stub_status does: a line of text and a number each */
 
-    size = (NGX_HTTP_FIB_PAGE_LINES + fmcf->queues.nelts
-            + NGX_HTTP_FIB_PLACES * (NGX_HTTP_FIB_OUTCOMES + 1))
-           * NGX_HTTP_FIB_PAGE_LINE;
+    size = ngx_http_fib_page_size(fmcf);
 
     p = ngx_pnalloc(r->pool, size);
     if (p == NULL) {
@@ -364,6 +387,33 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
 }
 
 
+static size_t
+ngx_http_fib_page_size(ngx_http_fib_main_conf_t *fmcf)
+{
+    size_t                  size;
+#if (NGX_THREADS)
+    ngx_uint_t              i;
+    ngx_http_fib_queue_t  **qp;
+#endif
+
+    size = NGX_HTTP_FIB_PAGE_LINES * NGX_HTTP_FIB_PAGE_LINE
+           + NGX_HTTP_FIB_PLACES * (NGX_HTTP_FIB_OUTCOMES + 1)
+             * (NGX_HTTP_FIB_PAGE_LINE + 2 * NGX_HTTP_FIB_PLACE_NAME);
+
+#if (NGX_THREADS)
+    /* a pool's name is as long as its thread_pool line says */
+
+    qp = fmcf->queues.elts;
+
+    for (i = 0; i < fmcf->queues.nelts; i++) {
+        size += NGX_HTTP_FIB_PAGE_LINE + 2 * qp[i]->name.len;
+    }
+#endif
+
+    return size;
+}
+
+
 static u_char *
 ngx_http_fib_status_page(u_char *p, u_char *last,
     ngx_http_fib_main_conf_t *fmcf)
@@ -372,6 +422,9 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
     ngx_http_fib_shm_t         *shm;
     ngx_http_fib_slot_t        *slot;
     ngx_http_fib_place_t       *place;
+#if (NGX_THREADS)
+    ngx_http_fib_queue_t      **qp;
+#endif
 
     shm = fmcf->zone->data;
 
@@ -473,9 +526,6 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
             fmcf->max_waiting);
 
 #if (NGX_THREADS)
-    {
-    ngx_http_fib_queue_t  **qp;
-
     p = ngx_slprintf(p, last,
             "# HELP fib_pool_tasks fib_thread_pool tasks=: the tasks one "
             "worker keeps posted to the pool at most.\n"
@@ -487,7 +537,6 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
         p = ngx_slprintf(p, last, "fib_pool_tasks{pool=\"");
         p = ngx_http_fib_label(p, last, qp[i]->name.data, qp[i]->name.len);
         p = ngx_slprintf(p, last, "\"} %ui\n", qp[i]->tasks);
-    }
     }
 #endif
 
@@ -586,21 +635,39 @@ ngx_http_fib_histogram(u_char *p, u_char *last, char *name,
 }
 
 
-/* a label value in the exposition format: \, " and newlines escaped */
+/*
+ * A label value in the exposition format: valid UTF-8, with \, " and
+ * newlines escaped; a byte that is not UTF-8 (a location may be named
+ * with any) is written as "?".  At most twice the length.
+ */
 
 static u_char *
 ngx_http_fib_label(u_char *p, u_char *last, u_char *s, size_t len)
 {
-    while (len-- && p + 2 < last) {
-        if (*s == '\\' || *s == '"' || *s == '\n') {
-            *p++ = '\\';
-            *p++ = (*s == '\n') ? 'n' : *s;
+    u_char  *c, *end;
 
-        } else {
-            *p++ = *s;
+    end = s + len;
+
+    while (s < end && p + 4 < last) {
+        c = s;
+
+        if (*s < 0x80) {
+            s++;
+
+        } else if (ngx_utf8_decode(&s, end - s) > 0x10ffff) {
+            /* ngx_utf8_decode() moved on past what it could not read */
+            s = c + 1;
+            *p++ = '?';
+            continue;
         }
 
-        s++;
+        if (*c == '\\' || *c == '"' || *c == '\n') {
+            *p++ = '\\';
+            *p++ = (*c == '\n') ? 'n' : *c;
+            continue;
+        }
+
+        p = ngx_cpymem(p, c, s - c);
     }
 
     return p;

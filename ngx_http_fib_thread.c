@@ -481,11 +481,19 @@ ngx_http_fib_add_queue(ngx_conf_t *cf, ngx_thread_pool_t *pool,
             continue;
         }
 
-        if (tasks != NGX_CONF_UNSET && (ngx_uint_t) tasks != qp[i]->tasks) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"fib_thread_pool\" names one pool with "
-                               "tasks=%i and tasks=%ui", tasks, qp[i]->tasks);
-            return NULL;
+        /* one value for a pool, wherever it is written, or the default */
+
+        if (tasks != NGX_CONF_UNSET) {
+            if (qp[i]->declared && (ngx_uint_t) tasks != qp[i]->tasks) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"fib_thread_pool\" names one pool "
+                                   "with tasks=%i and tasks=%ui",
+                                   tasks, qp[i]->tasks);
+                return NULL;
+            }
+
+            qp[i]->tasks = tasks;
+            qp[i]->declared = 1;
         }
 
         return qp[i];
@@ -505,6 +513,7 @@ ngx_http_fib_add_queue(ngx_conf_t *cf, ngx_thread_pool_t *pool,
     queue->pool = pool;
     queue->name = *name;
     queue->tasks = (tasks != NGX_CONF_UNSET) ? (ngx_uint_t) tasks : 1;
+    queue->declared = (tasks != NGX_CONF_UNSET);
     ngx_queue_init(&queue->waiting);
 
     qp = ngx_array_push(&fmcf->queues);

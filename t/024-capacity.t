@@ -72,6 +72,9 @@ http {
     scgi_temp_path $root/tmp;
     fib_max_waiting 100;
 
+    # a cache manager and loader: processes that are no workers
+    proxy_cache_path $root/cache keys_zone=cz:1m;
+
     server {
         listen 127.0.0.1:$port;
 
@@ -89,6 +92,20 @@ http {
         location = /b {
             fib;
             fib_thread_pool two tasks=2;
+        }
+
+        # one name, two locations: two series
+        location /b {
+            fib;
+        }
+
+        # a name that is no UTF-8, and one too long for a place
+        location = /caf\xe9 {
+            fib;
+        }
+
+        location = /${\('l' x 200)} {
+            fib;
         }
 
         location = /fib_status {
@@ -110,7 +127,8 @@ mark_log();
 
 # {{{ the limits in force, per worker
 
-is(metric('fib_workers'), 1, 'limits: one worker');
+is(metric('fib_workers'), 1,
+   'limits: one worker, the cache manager and loader aside');
 is(metric('fib_max_waiting'), 100, 'limits: fib_max_waiting');
 is(metric('fib_pool_tasks{pool="one"}'), 1, 'limits: a pool of one task');
 is(metric('fib_pool_tasks{pool="two"}'), 2, 'limits: tasks=2');
@@ -177,7 +195,7 @@ is(num('fib_queue_seconds_count'), $waits, 'queue: is no wait');
 
 my %before = map {
     my $l = $_;
-    ($l => { map { ($_ => num("fib_location_requests_total{location=\"$l\","
+    ($l => { map { ($_ => num("fib_location_requests_total{location=\"= $l\","
                                . "outcome=\"$_\"}")) }
              qw(ok bad_request timed_out) })
 } qw(/a /b);
@@ -188,20 +206,46 @@ get('/b?num=30');
 get('/b?num=x');
 get('/b?num=50');
 
-is(num('fib_location_requests_total{location="/a",outcome="ok"}')
+is(num('fib_location_requests_total{location="= /a",outcome="ok"}')
    - $before{'/a'}{ok}, 2, 'locations: /a, its if block included');
-is(num('fib_location_requests_total{location="/b",outcome="ok"}')
+is(num('fib_location_requests_total{location="= /b",outcome="ok"}')
    - $before{'/b'}{ok}, 1, 'locations: /b');
-is(num('fib_location_requests_total{location="/b",outcome="bad_request"}')
+is(num('fib_location_requests_total{location="= /b",outcome="bad_request"}')
    - $before{'/b'}{bad_request}, 2, 'locations: /b, its 400s');
-ok(num('fib_location_compute_seconds_total{location="/a"}') >= 0.3,
+ok(num('fib_location_compute_seconds_total{location="= /a"}') >= 0.3,
    'locations: /a computed for its timeouts too');
+
+# one name in two locations
+my $prefix = num('fib_location_requests_total{location="/b",outcome="ok"}');
+get('/b/x?num=3');
+is(num('fib_location_requests_total{location="/b",outcome="ok"}') - $prefix,
+   1, 'locations: the prefix /b is not the exact = /b');
+
+# a name of any bytes is still a valid label, a long one has no series
+is(get("/caf\xe9?num=4")->{body}, "3\n", 'locations: a name that is no UTF-8');
+ok(metric('fib_location_requests_total{location="= /caf?",outcome="ok"}')
+   >= 1, 'locations: its label has a ? for the byte');
+is(get('/' . ('l' x 200) . '?num=4')->{body}, "3\n", 'locations: a long name');
+is(scalar(grep { /location="= \/lll/ } split /\n/, get('/fib_status')->{body}),
+   0, 'locations: which has no series, rather than a cut one');
+
+# a 304 that nginx's not-modified filter gives, after If-Match
+my $nm = num('fib_location_requests_total{location="= /b",'
+             . 'outcome="not_modified"}');
+$c = send_req('/b?num=10');
+close $c->{sock};
+$c = FibServer::connect_to();
+print $c "GET /b?num=10 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+         . "If-Match: \"fib-10\"\r\nIf-None-Match: \"fib-10\"\r\n\r\n";
+wait_all([{ sock => $c, data => '' }]);
+is(num('fib_location_requests_total{location="= /b",outcome="not_modified"}')
+   - $nm, 1, 'outcomes: the filter\'s 304 counts as not_modified');
 
 # }}}
 
 # {{{ a reload keeps every location's series and adds the new one's
 
-my $ok_a = num('fib_location_requests_total{location="/a",outcome="ok"}');
+my $ok_a = num('fib_location_requests_total{location="= /a",outcome="ok"}');
 
 write_conf('location = /c { fib; }');
 kill 'HUP', master_pid();
@@ -210,13 +254,46 @@ kill 'HUP', master_pid();
 $deadline = time + 10;
 sleep 0.05 until get('/c?num=5')->{status} eq '200' || time > $deadline;
 
-is(num('fib_location_requests_total{location="/a",outcome="ok"}'), $ok_a,
+is(num('fib_location_requests_total{location="= /a",outcome="ok"}'), $ok_a,
    'reload: /a goes on from where it was');
 get('/a?num=5');
-is(num('fib_location_requests_total{location="/c",outcome="ok"}'), 1,
+is(num('fib_location_requests_total{location="= /c",outcome="ok"}'), 1,
    'reload: the new location counts');
-is(num('fib_location_requests_total{location="/a",outcome="ok"}'), $ok_a + 1,
+is(num('fib_location_requests_total{location="= /a",outcome="ok"}'), $ok_a + 1,
    'reload: and so does the old one, in its place');
+
+# }}}
+
+# {{{ places that two configurations in a row left unnamed are taken again
+
+sub reload_with {
+    my ($more, $probe) = @_;
+    write_conf($more);
+    kill 'HUP', master_pid();
+    my $deadline = time + 10;
+    sleep 0.05 until get($probe)->{status} eq '200' || time > $deadline;
+}
+
+sub names {
+    my %n = map { /^fib_location_compute_seconds_total\{location="([^"]*)"/
+                  ? ($1 => 1) : () } split /\n/, get('/fib_status')->{body};
+    return scalar keys %n;
+}
+
+reload_with(join(' ', map { "location = /p$_ { fib; }" } 10 .. 73),
+            '/p73?num=1');
+is(names(), 64, 'places: 64 names at most');
+
+# the /p places were named by the last configuration: they stay; /c
+# was last named two configurations ago: its place is free again
+reload_with('location = /q { fib; }', '/q?num=1');
+get('/q?num=1');
+ok(num('fib_location_requests_total{location="= /q",outcome="ok"}') >= 1,
+   'places: a new location after a reload gets a place');
+is(metric('fib_location_requests_total{location="= /c",outcome="ok"}'),
+   'missing', 'places: the one a location left two reloads ago');
+ok(metric('fib_location_requests_total{location="= /p10",outcome="ok"}')
+   ne 'missing', 'places: not one the last configuration named');
 
 # }}}
 

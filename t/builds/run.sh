@@ -16,7 +16,9 @@
 #                       --add-dynamic-module
 #
 # The first three use the version of the machine's own nginx (1.22 on
-# Debian 12), the last the version that Debian 13 ships.
+# Debian 12), the last the version that Debian 13 ships.  Every build
+# also has the addition, auth_request and sub modules, which the tests
+# of the configurations around a fib location use.
 #
 # usage: t/builds/run.sh REPO BUILD_DIR [BUILD...]
 
@@ -151,6 +153,10 @@ for b in $BUILDS; do
     *)
         echo "test-builds: unknown build $b"; exit 2 ;;
     esac
+
+    # the modules around a fib location that the suite's tests use
+    flags="$flags --with-http_addition_module --with-http_auth_request_module"
+    flags="$flags --with-http_sub_module"
 
     fetch_source $series
 
