@@ -2,9 +2,13 @@
 
 SHELL := /bin/bash
 
+# a comma inside a $(call ...) argument
+, := ,
+
 PORT        ?= 8080
 BUILD       ?= $(CURDIR)/build
 NGINX       ?= /usr/sbin/nginx
+# nginx's sources: Debian's nginx-dev, or any upstream source tree
 NGINX_SRC   ?= /usr/share/nginx/src
 
 # `make install`: Debian's module directory unless told otherwise
@@ -25,7 +29,14 @@ CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
                -Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
 LD_OPT      ?= -Wl,-z,relro -Wl,-z,now -fPIC
 
-NGX_BUILD   := $(BUILD)/nginx
+NGX_BUILD   ?= $(BUILD)/nginx
+
+# ./configure's options beyond Debian's own (nginx-dev's conf_flags, when
+# NGINX_SRC has them) and the module: an upstream tree gets what a
+# dynamic module needs; NGX_MODULE_ADD=--add-module builds it in
+NGX_CONFIGURE ?= $(if $(wildcard $(NGINX_SRC)/conf_flags),,--with-compat \
+                 --with-threads)
+NGX_MODULE_ADD ?= --add-dynamic-module
 MODULE      := $(BUILD)/ngx_http_fib_module.so
 UNIT        := $(BUILD)/test_fib_core
 UNIT_CFLAGS ?= -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -pthread
@@ -65,7 +76,7 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
            PERL5LIB=$(TEST_PERL5LIB)
 
-.PHONY: all build install uninstall deps deps-build deps-test \
+.PHONY: all build configure install uninstall deps deps-build deps-test \
         deps-valgrind deps-prometheus \
         deps-bench deps-fuzz run test test-unit test-nginx test-valgrind \
         test-asan bench sizing fuzz soak deb test-deb test-builds version help \
@@ -82,9 +93,15 @@ version: ## print the module's version (from config)
 	@echo $(VERSION)
 
 # Installs what is missing when run as root; otherwise says what to run.
-# $(2): more apt-get options; $(3): shell commands to run first.
+# $(2): more apt-get options; $(3): shell commands to run first.  Where
+# dpkg cannot answer (not Debian), it says so and leaves the rest to the
+# build, whose configure names a missing library.
 define install_missing
-	@missing=""; \
+	@if ! dpkg-query --version >/dev/null 2>&1; then \
+	    echo "no dpkg-query: not checking for Debian packages: $(strip $(1))"; \
+	    exit 0; \
+	fi; \
+	missing=""; \
 	for p in $(1); do \
 	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	        | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
@@ -133,19 +150,36 @@ deps-bench: ## install wrk, gnuplot and the Lua peer if missing
 	$(call install_missing,$(DEB_BENCH))
 	-$(call install_missing,$(DEB_PEERS))
 
-# The configured headers of Debian's nginx are copied so that nothing
-# under /usr is written.
-$(NGX_BUILD)/objs/Makefile: config $(NGINX_SRC)/conf_flags
-	rm -rf $(NGX_BUILD)
-	mkdir -p $(BUILD)
-	cp -r $(NGINX_SRC) $(NGX_BUILD)
-	cd $(NGX_BUILD) && . ./conf_flags && ./configure \
-	    "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt="$(CC_OPT)" --with-ld-opt="$(LD_OPT)" \
-	    --add-dynamic-module=$(CURDIR) > $(BUILD)/configure.log \
-	    || { cat $(BUILD)/configure.log; exit 1; }
+NO_SOURCES := no nginx sources in NGINX_SRC=$(NGINX_SRC): install \
+              nginx-dev (Debian: make deps-build), or name a source tree \
+              (make NGINX_SRC=/path/to/nginx-1.x.y)
 
-build: deps-build ## the module alone: build/ngx_http_fib_module.so
+# The one configure recipe (build, test-asan, test-builds): NGINX_SRC
+# copied to $(1), so that nothing under /usr is written, and configured
+# there with Debian's flags when it has them, $(NGX_CONFIGURE) and the
+# module; $(2) and $(3) the compiler's and the linker's options.
+define configure_nginx
+	@[ -x $(NGINX_SRC)/configure ] || { echo "$(NO_SOURCES)"; exit 1; }
+	rm -rf $(1)
+	mkdir -p $(1)
+	cp -r $(NGINX_SRC)/. $(1)
+	cd $(1) && NGX_CONF_FLAGS=() \
+	    && { [ ! -e conf_flags ] || . ./conf_flags; } \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" $(NGX_CONFIGURE) \
+	        --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
+	        $(NGX_MODULE_ADD)=$(CURDIR) > $(1)/configure.log 2>&1 \
+	    || { cat $(1)/configure.log; exit 1; }
+endef
+
+$(NGX_BUILD)/objs/Makefile: config $(wildcard $(NGINX_SRC)/conf_flags)
+	$(call configure_nginx,$(NGX_BUILD),$(CC_OPT),$(LD_OPT))
+
+configure: ## configure NGINX_SRC with the module in NGX_BUILD (build/nginx)
+	$(call configure_nginx,$(NGX_BUILD),$(CC_OPT),$(LD_OPT))
+
+# No package manager here: make run and make test install what is
+# missing, the build needs only nginx's sources and the two libraries.
+build: ## the module alone: build/ngx_http_fib_module.so
 	$(MAKE) --no-print-directory $(NGX_BUILD)/objs/Makefile
 	$(MAKE) --no-print-directory -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_fib_module.so $(MODULE).tmp
@@ -175,13 +209,13 @@ test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
-test-nginx: build deps-test deps-prometheus ## the Test::Nginx suite: prove -r t
+test-nginx: deps-build build deps-test deps-prometheus ## the Test::Nginx suite: prove -r t
 	$(TEST_ENV) prove -r t
 
 test: test-unit test-nginx ## build, test-unit, then test-nginx
 
 # valgrind prints its findings on stderr; any of them fails the run
-test-valgrind: build deps-test deps-valgrind ## the suite under valgrind
+test-valgrind: deps-build build deps-test deps-valgrind ## the suite under valgrind
 	set -o pipefail; \
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r t \
 	    2> >(tee $(BUILD)/valgrind.log >&2); rc=$$?; \
@@ -203,12 +237,7 @@ test-asan: deps ## the suite, the module built with ASan and UBSan
 	rm -rf $(ASAN_BUILD)
 	mkdir -p $(ASAN_BUILD)/reports
 	chmod 1777 $(ASAN_BUILD)/reports
-	cp -r $(NGINX_SRC) $(ASAN_BUILD)/nginx
-	cd $(ASAN_BUILD)/nginx && . ./conf_flags && ./configure \
-	    "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt="$(ASAN_CC_OPT)" \
-	    --with-ld-opt="-fsanitize=address,undefined" \
-	    --add-dynamic-module=$(CURDIR) > $(ASAN_BUILD)/configure.log
+	$(call configure_nginx,$(ASAN_BUILD)/nginx,$(ASAN_CC_OPT),-fsanitize=address$(,)undefined)
 	$(MAKE) --no-print-directory -C $(ASAN_BUILD)/nginx -f objs/Makefile \
 	    modules
 	printf '#!/bin/sh\nLD_PRELOAD="%s %s" exec %s "$$@"\n' \
@@ -297,69 +326,19 @@ sizing: build deps-bench ## per-core figures for examples/cluster/ (bench/result
 	$(MAKE) --no-print-directory $(BUILD)/corebench
 	bash bench/sizing.sh $(MODULE) $(BUILD) $(SIZING_SECONDS)
 
-define RUN_CONF
-load_module $(MODULE);
+# make run serves examples/nginx.conf, the README's Synopsis, with the
+# module just built, PORT, and its logs, pid and temporary files in
+# build/run: nothing outside the build folder is written
+RUN_SED := -e 's|^load_module .*/ngx_http_fib_module\.so;|load_module $(MODULE);|' \
+           -e 's|^\( *listen 127\.0\.0\.1:\)8080;|\1$(PORT);|' \
+           -e 's|/var/log/nginx/|$(BUILD)/run/logs/|g' \
+           -e 's|^worker_processes .*|&\npid $(BUILD)/run/nginx.pid;|' \
+           -e 's|^http {$$|&\n    access_log $(BUILD)/run/logs/access.log;$(subst ; \n,;\n,$(foreach \
+                 t,client_body proxy fastcgi uwsgi scgi,\n    $(t)_temp_path $(BUILD)/run/tmp;))|'
 
-worker_processes 1;
-error_log stderr notice;
-pid $(BUILD)/run/nginx.pid;
-
-events {
-    worker_connections 1024;
-}
-
-# CPU work: one thread per core, a short queue (503 beyond it)
-thread_pool fib threads=2 max_queue=64;
-
-http {
-    access_log off;
-    default_type text/plain;
-
-    client_body_temp_path $(BUILD)/run/tmp;
-    proxy_temp_path $(BUILD)/run/tmp;
-    fastcgi_temp_path $(BUILD)/run/tmp;
-    uwsgi_temp_path $(BUILD)/run/tmp;
-    scgi_temp_path $(BUILD)/run/tmp;
-
-    fib_thread_pool fib tasks=2;
-
-    server {
-        listen 127.0.0.1:$(PORT);
-
-        # GET /fib?num=N: the naive recursion, heavy ones in the pool
-        location = /fib {
-            fib;
-        }
-
-        location = /fib/recursive {
-            fib;
-            fib_algorithm recursive;
-        }
-
-        location = /fib/iterative {
-            fib;
-            fib_algorithm iterative;
-        }
-
-        location = /fib/fast {
-            fib;
-            fib_algorithm fast;
-        }
-
-        # counters in Prometheus format: not for the public
-        location = /fib_status {
-            fib_status;
-            allow 127.0.0.1;
-            deny all;
-        }
-    }
-}
-endef
-export RUN_CONF
-
-run: build ## nginx in the foreground on 127.0.0.1:PORT (8080)
-	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp
-	echo "$$RUN_CONF" > $(BUILD)/run/conf/nginx.conf
+run: deps-build build examples/nginx.conf ## nginx in the foreground on 127.0.0.1:PORT (8080)
+	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp $(BUILD)/run/logs
+	sed $(RUN_SED) examples/nginx.conf > $(BUILD)/run/conf/nginx.conf
 	rm -f $(BUILD)/run/nginx.pid
 	@# nginx writes its pid file once it has bound its sockets: only then
 	@# is it serving; an nginx that failed has said why on stderr

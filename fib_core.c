@@ -471,10 +471,7 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
         }
     }
 
-    /*
-     * Converting a double at or above 2^64 to uint64_t is undefined
-     * (it came out small once, and F(93) ran on the event loop).
-     */
+    /* converting a double at or above 2^64 to uint64_t is undefined */
     return cost < 1.8e19 ? (uint64_t) cost : FIB_COST_MAX;
 }
 
@@ -482,8 +479,8 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
 /*
  * The one rule for where a computation runs: the event loop when its
  * estimate is within max_cost_ns, except the recursion above a small n,
- * whatever the estimate says (a wrong estimate once ran F(93) inline and
- * froze a worker for good).
+ * whatever the estimate says, so that no estimate, right or wrong, can
+ * put a long computation on an event loop.
  */
 
 int

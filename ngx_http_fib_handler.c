@@ -76,6 +76,8 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     ctx->shm = fmcf->zone->data;
     ctx->rec.algorithm = flcf->algorithm;
     ctx->rec.outcome = NGX_HTTP_FIB_ERROR;
+    ctx->rec.place = ((ngx_http_fib_place_conf_t *)
+                      fmcf->places.elts)[flcf->place].slot;
 
     cln->handler = ngx_http_fib_cleanup;
     cln->data = ctx;
@@ -254,6 +256,8 @@ ngx_http_fib_ran(ngx_http_fib_ctx_t *ctx)
     if (job->start_ns > ctx->post_ns) {
         ctx->rec.queue_ns = job->start_ns - ctx->post_ns;
     }
+
+    ctx->rec.waited = (ctx->rec.mode == NGX_HTTP_FIB_MODE_THREAD);
 
     ngx_http_fib_hold(ctx, ctx->size);
 }
@@ -454,9 +458,15 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
 
     rc = ngx_http_send_header(r);
 
-    if (r->filter_finalize && rec != NULL) {
-        /* a filter answered instead: 412 for If-Match, for one */
-        rec->outcome = NGX_HTTP_FIB_FILTERED;
+    if (rec != NULL) {
+        if (r->filter_finalize) {
+            /* a filter answered instead: 412 for If-Match, for one */
+            rec->outcome = NGX_HTTP_FIB_FILTERED;
+
+        } else if (r->headers_out.status == NGX_HTTP_NOT_MODIFIED) {
+            /* nginx's not-modified filter, after If-Match */
+            rec->outcome = NGX_HTTP_FIB_NOT_MODIFIED;
+        }
     }
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {

@@ -412,6 +412,7 @@ ngx_http_fib_thread_pool(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     /* _add, not _get: the "thread_pool" line may come later */
+    flcf->pool_name = value[1];
     flcf->thread_pool = ngx_thread_pool_add(cf, &value[1]);
     if (flcf->thread_pool == NULL) {
         return NGX_CONF_ERROR;
@@ -453,9 +454,15 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /* until the zone is mapped: where it finds the places to name */
+    fmcf->zone->data = fmcf;
+
     if (ngx_array_init(&fmcf->queues, cf->pool, 4,
                        sizeof(ngx_http_fib_queue_t *))
-        != NGX_OK)
+        != NGX_OK
+        || ngx_array_init(&fmcf->places, cf->pool, 4,
+                             sizeof(ngx_http_fib_place_conf_t))
+           != NGX_OK)
     {
         return NULL;
     }
@@ -513,7 +520,10 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fib_loc_conf_t *prev = parent;
     ngx_http_fib_loc_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    char                       *modifier;
+    ngx_http_core_loc_conf_t   *clcf;
+    ngx_http_fib_main_conf_t   *fmcf;
+    ngx_http_fib_place_conf_t  *place;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -530,6 +540,42 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     } else if (conf->handler != clcf->handler) {
         /* another content handler written after ours replaced it */
         conf->handler = NULL;
+    }
+
+    /* a fib location has series of its own, under its name */
+
+    if (clcf->noname) {
+        conf->place = prev->place;
+
+    } else if (conf->handler == ngx_http_fib_handler) {
+        fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+
+        conf->place = fmcf->places.nelts;
+
+        place = ngx_array_push(&fmcf->places);
+        if (place == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* the name as written: "= /fib", "^~ /fib/", "~ ^/f", "@fib" */
+
+        modifier = clcf->exact_match ? "= " : clcf->noregex ? "^~ " : "";
+#if (NGX_PCRE)
+        if (clcf->regex != NULL) {
+            modifier = "~ ";
+        }
+#endif
+
+        place->name.len = ngx_strlen(modifier) + clcf->name.len;
+        place->name.data = ngx_pnalloc(cf->pool, place->name.len);
+        if (place->name.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(ngx_cpymem(place->name.data, modifier,
+                              ngx_strlen(modifier)),
+                   clcf->name.data, clcf->name.len);
+        place->slot = -1;
     }
 
     ngx_conf_merge_uint_value(conf->algorithm, prev->algorithm,
@@ -551,6 +597,7 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->thread_pool == NGX_CONF_UNSET_PTR) {
         conf->thread_pool = prev->thread_pool;
+        conf->pool_name = prev->pool_name;
         conf->tasks = prev->tasks;
     }
 
@@ -559,6 +606,7 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->thread_pool == NGX_CONF_UNSET_PTR
         && conf->handler == ngx_http_fib_handler)
     {
+        conf->pool_name = ngx_http_fib_default_pool;
         conf->thread_pool = ngx_thread_pool_add(cf,
                                                 &ngx_http_fib_default_pool);
         if (conf->thread_pool == NULL) {
@@ -571,7 +619,7 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->thread_pool != NULL && conf->thread_pool != NGX_CONF_UNSET_PTR)
     {
         conf->queue = ngx_http_fib_add_queue(cf, conf->thread_pool,
-                                             conf->tasks);
+                                             &conf->pool_name, conf->tasks);
         if (conf->queue == NULL) {
             return NGX_CONF_ERROR;
         }

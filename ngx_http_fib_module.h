@@ -56,6 +56,10 @@
 #define NGX_HTTP_FIB_ALGORITHMS        3
 #define NGX_HTTP_FIB_BUCKETS           8
 
+/* fib locations with series of their own, and their names' length */
+#define NGX_HTTP_FIB_PLACES            64
+#define NGX_HTTP_FIB_PLACE_NAME        128
+
 
 /*
  * How a request went, recorded along the way by the event loop: what the
@@ -69,9 +73,11 @@ typedef struct {
     ngx_uint_t                 algorithm;
     ngx_uint_t                 mode;
     ngx_uint_t                 outcome;
+    ngx_int_t                  place;        /* in shm->places, or -1 */
     unsigned                   parsed:1;
     unsigned                   ran:1;        /* a computation ran */
     unsigned                   produced:1;   /* and produced its number */
+    unsigned                   waited:1;     /* queue_ns is a pool's wait */
 } ngx_http_fib_record_t;
 
 
@@ -85,6 +91,17 @@ typedef struct {
 } ngx_http_fib_slot_t;
 
 
+/* a fib location's own series, found again by its name after a reload */
+
+typedef struct {
+    u_char                     name[NGX_HTTP_FIB_PLACE_NAME];
+    size_t                     len;        /* 0: a free place */
+    ngx_uint_t                 generation; /* the last to name it */
+    ngx_atomic_t               requests[NGX_HTTP_FIB_OUTCOMES];
+    ngx_atomic_t               compute_ns;
+} ngx_http_fib_place_t;
+
+
 /* in shared memory: every worker adds to them, reloads keep them */
 
 typedef struct {
@@ -92,8 +109,13 @@ typedef struct {
     ngx_atomic_t               rejected[NGX_HTTP_FIB_REASONS];
     ngx_atomic_t               computations[NGX_HTTP_FIB_ALGORITHMS][2];
     ngx_atomic_t               compute_ns[NGX_HTTP_FIB_ALGORITHMS];
+    ngx_atomic_t               abandoned_ns[NGX_HTTP_FIB_ALGORITHMS];
     ngx_atomic_t               buckets[NGX_HTTP_FIB_BUCKETS];
     ngx_atomic_t               sum_ns;
+    ngx_atomic_t               queue_buckets[NGX_HTTP_FIB_BUCKETS];
+    ngx_atomic_t               queue_sum_ns;
+    ngx_uint_t                 generation; /* configurations so far */
+    ngx_http_fib_place_t       places[NGX_HTTP_FIB_PLACES];
     ngx_http_fib_slot_t        slots[NGX_HTTP_FIB_SLOTS];
 } ngx_http_fib_shm_t;
 
@@ -108,7 +130,9 @@ typedef struct {
 
 typedef struct {
     ngx_thread_pool_t         *pool;
+    ngx_str_t                  name;
     ngx_uint_t                 tasks;      /* posted at most */
+    ngx_uint_t                 declared;   /* tasks= was written */
     ngx_uint_t                 posted;
     ngx_queue_t                waiting;
 } ngx_http_fib_queue_t;
@@ -135,8 +159,10 @@ typedef struct {
     ngx_msec_t                 timeout;
     ngx_uint_t                 thread_priority;   /* as configured */
     ngx_uint_t                 priority;          /* in force */
+    ngx_uint_t                 place;             /* in fmcf->places */
 #if (NGX_THREADS)
     ngx_thread_pool_t         *thread_pool;
+    ngx_str_t                  pool_name;
     ngx_int_t                  tasks;             /* fib_thread_pool tasks= */
     ngx_http_fib_queue_t      *queue;
 #endif
@@ -192,11 +218,20 @@ typedef struct {
 } ngx_http_fib_ctx_t;
 
 
+/* a fib location, and where its series are in shared memory (or -1) */
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_int_t                  slot;
+} ngx_http_fib_place_conf_t;
+
+
 typedef struct {
     ngx_shm_zone_t            *zone;
     size_t                     max_memory;
     ngx_int_t                  max_waiting;
     ngx_array_t                queues;     /* of ngx_http_fib_queue_t * */
+    ngx_array_t                places;     /* of ngx_http_fib_place_conf_t */
 } ngx_http_fib_main_conf_t;
 
 
@@ -212,7 +247,7 @@ void ngx_http_fib_ran(ngx_http_fib_ctx_t *ctx);
 ngx_int_t ngx_http_fib_offload(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
 ngx_http_fib_queue_t *ngx_http_fib_add_queue(ngx_conf_t *cf,
-    ngx_thread_pool_t *pool, ngx_int_t tasks);
+    ngx_thread_pool_t *pool, ngx_str_t *name, ngx_int_t tasks);
 #endif
 
 ngx_shm_zone_t *ngx_http_fib_add_zone(ngx_conf_t *cf);

@@ -25,28 +25,38 @@
 #endif
 
 /*
- * The page's lines, and the most one takes: its name and labels (a HELP
- * line is the longest, at about 100) and a number of 20 digits and 6
- * decimals.
+ * The page's lines, and the most one takes but for its labels: a HELP
+ * line is about 130 bytes, a series its name and a number of 20 digits
+ * and 6 decimals; a label takes twice its name at most.
  */
 #define NGX_HTTP_FIB_PAGE_LINES                                             \
     (3 + 2 + NGX_HTTP_FIB_OUTCOMES + 2 + NGX_HTTP_FIB_REASONS               \
-     + 2 + 2 * NGX_HTTP_FIB_ALGORITHMS + 2 + NGX_HTTP_FIB_ALGORITHMS        \
-     + 4 * 3 + 2 + NGX_HTTP_FIB_BUCKETS + 2)
-#define NGX_HTTP_FIB_PAGE_LINE         160
+     + 2 + 2 * NGX_HTTP_FIB_ALGORITHMS + 2 * (2 + NGX_HTTP_FIB_ALGORITHMS)  \
+     + 6 * 3 + 2 + 2 * (2 + NGX_HTTP_FIB_BUCKETS + 2) + 4)
+#define NGX_HTTP_FIB_PAGE_LINE         256
 
 #define ngx_http_fib_str(x)            #x
 #define ngx_http_fib_xstr(x)           ngx_http_fib_str(x)
 
 
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+static void ngx_http_fib_init_places(ngx_http_fib_shm_t *shm,
+    ngx_array_t *places);
+static ngx_uint_t ngx_http_fib_bucket(uint64_t ns);
+static u_char *ngx_http_fib_seconds(u_char *p, u_char *last, char *name,
+    char *help, ngx_atomic_t *ns);
+static u_char *ngx_http_fib_histogram(u_char *p, u_char *last, char *name,
+    ngx_atomic_t *buckets, uint64_t sum_ns);
 static ngx_int_t ngx_http_fib_alive(ngx_pid_t pid);
 static ngx_int_t ngx_http_fib_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_fib_time_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static size_t ngx_http_fib_page_size(ngx_http_fib_main_conf_t *fmcf);
 static u_char *ngx_http_fib_status_page(u_char *p, u_char *last,
-    ngx_http_fib_shm_t *shm, size_t max_memory);
+    ngx_http_fib_main_conf_t *fmcf);
+static u_char *ngx_http_fib_label(u_char *p, u_char *last, u_char *s,
+    size_t len);
 
 
 static ngx_str_t  ngx_http_fib_zone_name = ngx_string("ngx_http_fib_module");
@@ -175,31 +185,93 @@ ngx_http_fib_add_zone(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_slab_pool_t     *shpool;
-    ngx_http_fib_shm_t  *shm;
+    ngx_slab_pool_t           *shpool;
+    ngx_http_fib_shm_t        *shm;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = shm_zone->data;
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (data) {
         /* a reload: the counters go on from where they were */
-        shm_zone->data = data;
-        return NGX_OK;
+        shm = data;
+
+    } else if (shm_zone->shm.exists) {
+        shm = shpool->data;
+
+    } else {
+        shm = ngx_slab_calloc(shpool, sizeof(ngx_http_fib_shm_t));
+        if (shm == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool->data = shm;
     }
 
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        shm_zone->data = shpool->data;
-        return NGX_OK;
-    }
-
-    shm = ngx_slab_calloc(shpool, sizeof(ngx_http_fib_shm_t));
-    if (shm == NULL) {
-        return NGX_ERROR;
-    }
-
-    shpool->data = shm;
     shm_zone->data = shm;
 
+    ngx_http_fib_init_places(shm, &fmcf->places);
+
     return NGX_OK;
+}
+
+
+/*
+ * Each fib location finds its series by name: those of a location that
+ * a reload keeps go on, a new one takes a free place, or one that the
+ * last two configurations left unnamed (the old workers that could still
+ * count there are gone by then, but for ones that outlive two reloads).
+ * A name longer than a place holds, and the locations beyond
+ * NGX_HTTP_FIB_PLACES, have no series of their own.
+ */
+
+static void
+ngx_http_fib_init_places(ngx_http_fib_shm_t *shm, ngx_array_t *places)
+{
+    ngx_uint_t                  i, j, gen;
+    ngx_http_fib_place_t       *place, *free;
+    ngx_http_fib_place_conf_t  *pc;
+
+    gen = ++shm->generation;
+    pc = places->elts;
+
+    for (i = 0; i < places->nelts; i++) {
+        if (pc[i].name.len > NGX_HTTP_FIB_PLACE_NAME) {
+            continue;
+        }
+
+        free = NULL;
+
+        for (j = 0; j < NGX_HTTP_FIB_PLACES; j++) {
+            place = &shm->places[j];
+
+            if (place->len == pc[i].name.len
+                && ngx_strncmp(place->name, pc[i].name.data, place->len) == 0)
+            {
+                break;
+            }
+
+            if (free == NULL
+                && (place->len == 0 || place->generation + 2 <= gen))
+            {
+                free = place;
+            }
+        }
+
+        if (j == NGX_HTTP_FIB_PLACES) {
+            if (free == NULL) {
+                continue;
+            }
+
+            place = free;
+            ngx_memzero(place, sizeof(ngx_http_fib_place_t));
+            ngx_memcpy(place->name, pc[i].name.data, pc[i].name.len);
+            place->len = pc[i].name.len;
+        }
+
+        place->generation = gen;
+        pc[i].slot = place - shm->places;
+    }
 }
 
 
@@ -228,7 +300,11 @@ ngx_http_fib_init_process(ngx_cycle_t *cycle)
 
     fmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_fib_module);
 
-    if (fmcf == NULL || fmcf->zone == NULL || fmcf->zone->data == NULL) {
+    /* workers' gauges only: the cache manager and loader have none */
+
+    if (ngx_process == NGX_PROCESS_HELPER
+        || fmcf == NULL || fmcf->zone == NULL || fmcf->zone->data == NULL)
+    {
         return NGX_OK;
     }
 
@@ -297,28 +373,60 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
 
     /* sized first, as stub_status does: a line of text and a number each */
 
-    size = NGX_HTTP_FIB_PAGE_LINES * NGX_HTTP_FIB_PAGE_LINE;
+    size = ngx_http_fib_page_size(fmcf);
 
     p = ngx_pnalloc(r->pool, size);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    last = ngx_http_fib_status_page(p, p + size, fmcf->zone->data,
-                                    fmcf->max_memory);
+    last = ngx_http_fib_status_page(p, p + size, fmcf);
 
     return ngx_http_fib_send(r, NULL, NGX_HTTP_OK,
                              "text/plain; version=0.0.4", p, last - p);
 }
 
 
-static u_char *
-ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
-    size_t max_memory)
+static size_t
+ngx_http_fib_page_size(ngx_http_fib_main_conf_t *fmcf)
 {
-    ngx_pid_t             pid;
-    ngx_uint_t            i, j, in_flight, waiting, memory, cumulative;
-    ngx_http_fib_slot_t  *slot;
+    size_t                  size;
+#if (NGX_THREADS)
+    ngx_uint_t              i;
+    ngx_http_fib_queue_t  **qp;
+#endif
+
+    size = NGX_HTTP_FIB_PAGE_LINES * NGX_HTTP_FIB_PAGE_LINE
+           + NGX_HTTP_FIB_PLACES * (NGX_HTTP_FIB_OUTCOMES + 1)
+             * (NGX_HTTP_FIB_PAGE_LINE + 2 * NGX_HTTP_FIB_PLACE_NAME);
+
+#if (NGX_THREADS)
+    /* a pool's name is as long as its thread_pool line says */
+
+    qp = fmcf->queues.elts;
+
+    for (i = 0; i < fmcf->queues.nelts; i++) {
+        size += NGX_HTTP_FIB_PAGE_LINE + 2 * qp[i]->name.len;
+    }
+#endif
+
+    return size;
+}
+
+
+static u_char *
+ngx_http_fib_status_page(u_char *p, u_char *last,
+    ngx_http_fib_main_conf_t *fmcf)
+{
+    ngx_uint_t                  i, j, in_flight, waiting, memory, workers;
+    ngx_http_fib_shm_t         *shm;
+    ngx_http_fib_slot_t        *slot;
+    ngx_http_fib_place_t       *place;
+#if (NGX_THREADS)
+    ngx_http_fib_queue_t      **qp;
+#endif
+
+    shm = fmcf->zone->data;
 
     p = ngx_slprintf(p, last,
             "# HELP fib_build_info The module's version and the nginx "
@@ -363,33 +471,29 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
         }
     }
 
-    p = ngx_slprintf(p, last,
-            "# HELP fib_compute_seconds_total Time spent in those "
-            "computations, by algorithm.\n"
-            "# TYPE fib_compute_seconds_total counter\n");
-
-    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
-        p = ngx_slprintf(p, last,
-                         "fib_compute_seconds_total{algorithm=\"%s\"} "
-                         "%uA.%06uA\n", fib_algorithm_name(i),
-                         shm->compute_ns[i] / 1000000000,
-                         shm->compute_ns[i] / 1000 % 1000000);
-    }
+    p = ngx_http_fib_seconds(p, last, "compute",
+                             "Time spent in those computations, by algorithm.",
+                             shm->compute_ns);
+    p = ngx_http_fib_seconds(p, last, "abandoned_compute",
+                             "Time spent in computations that did not "
+                             "produce their number (timed out, cancelled), "
+                             "by algorithm.", shm->abandoned_ns);
 
     /* the gauges of the workers alive now: a crashed one's are gone */
 
     in_flight = 0;
     waiting = 0;
     memory = 0;
+    workers = 0;
 
     for (i = 0; i < NGX_HTTP_FIB_SLOTS; i++) {
         slot = &shm->slots[i];
-        pid = (ngx_pid_t) slot->pid;
 
-        if (ngx_http_fib_alive(pid)) {
+        if (ngx_http_fib_alive((ngx_pid_t) slot->pid)) {
             in_flight += slot->in_flight;
             waiting += slot->waiting;
             memory += slot->memory;
+            workers++;
         }
     }
 
@@ -406,30 +510,165 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
             "computations, summed over workers.\n"
             "# TYPE fib_memory_bytes gauge\n"
             "fib_memory_bytes %ui\n"
+            "# HELP fib_workers Worker processes whose gauges are summed "
+            "here; each limit below is one worker's.\n"
+            "# TYPE fib_workers gauge\n"
+            "fib_workers %ui\n"
             "# HELP fib_max_memory_bytes fib_max_memory: the most one "
             "worker holds.\n"
             "# TYPE fib_max_memory_bytes gauge\n"
             "fib_max_memory_bytes %uz\n"
-            "# HELP fib_compute_seconds Time of one computation.\n"
-            "# TYPE fib_compute_seconds histogram\n",
-            in_flight, waiting, memory, max_memory);
+            "# HELP fib_max_waiting fib_max_waiting: the most requests "
+            "one worker lets wait.\n"
+            "# TYPE fib_max_waiting gauge\n"
+            "fib_max_waiting %i\n",
+            in_flight, waiting, memory, workers, fmcf->max_memory,
+            fmcf->max_waiting);
 
-    /* _count is the +Inf bucket itself: one scrape never disagrees */
+#if (NGX_THREADS)
+    p = ngx_slprintf(p, last,
+            "# HELP fib_pool_tasks fib_thread_pool tasks=: the tasks one "
+            "worker keeps posted to the pool at most.\n"
+            "# TYPE fib_pool_tasks gauge\n");
+
+    qp = fmcf->queues.elts;
+
+    for (i = 0; i < fmcf->queues.nelts; i++) {
+        p = ngx_slprintf(p, last, "fib_pool_tasks{pool=\"");
+        p = ngx_http_fib_label(p, last, qp[i]->name.data, qp[i]->name.len);
+        p = ngx_slprintf(p, last, "\"} %ui\n", qp[i]->tasks);
+    }
+#endif
+
+    p = ngx_http_fib_histogram(p, last, "compute",
+                               shm->buckets, shm->sum_ns);
+    p = ngx_http_fib_histogram(p, last, "queue",
+                               shm->queue_buckets, shm->queue_sum_ns);
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_location_requests_total Requests by fib location "
+            "(its name in the configuration) and how they ended.\n"
+            "# TYPE fib_location_requests_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_PLACES && shm->places[i].len; i++) {
+        place = &shm->places[i];
+
+        for (j = 0; j < NGX_HTTP_FIB_OUTCOMES; j++) {
+            p = ngx_slprintf(p, last, "fib_location_requests_total{"
+                             "location=\"");
+            p = ngx_http_fib_label(p, last, place->name, place->len);
+            p = ngx_slprintf(p, last, "\",outcome=\"%V\"} %uA\n",
+                             &ngx_http_fib_outcomes[j], place->requests[j]);
+        }
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP fib_location_compute_seconds_total Time spent "
+            "computing by fib location, numbers produced or not.\n"
+            "# TYPE fib_location_compute_seconds_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_FIB_PLACES && shm->places[i].len; i++) {
+        place = &shm->places[i];
+
+        p = ngx_slprintf(p, last, "fib_location_compute_seconds_total{"
+                         "location=\"");
+        p = ngx_http_fib_label(p, last, place->name, place->len);
+        p = ngx_slprintf(p, last, "\"} %uA.%06uA\n",
+                         place->compute_ns / 1000000000,
+                         place->compute_ns / 1000 % 1000000);
+    }
+
+    return p;
+}
+
+
+/* a counter of seconds by algorithm, in microseconds */
+
+static u_char *
+ngx_http_fib_seconds(u_char *p, u_char *last, char *name, char *help,
+    ngx_atomic_t *ns)
+{
+    ngx_uint_t  i;
+
+    p = ngx_slprintf(p, last, "# HELP fib_%s_seconds_total %s\n"
+                     "# TYPE fib_%s_seconds_total counter\n",
+                     name, help, name);
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        p = ngx_slprintf(p, last,
+                         "fib_%s_seconds_total{algorithm=\"%s\"} %uA.%06uA\n",
+                         name, fib_algorithm_name(i), ns[i] / 1000000000,
+                         ns[i] / 1000 % 1000000);
+    }
+
+    return p;
+}
+
+
+/* _count is the +Inf bucket itself: one scrape never disagrees */
+
+static u_char *
+ngx_http_fib_histogram(u_char *p, u_char *last, char *name,
+    ngx_atomic_t *buckets, uint64_t sum_ns)
+{
+    ngx_uint_t  i, cumulative;
+
+    p = ngx_slprintf(p, last,
+                     "# HELP fib_%s_seconds Time of one %s.\n"
+                     "# TYPE fib_%s_seconds histogram\n", name,
+                     name[0] == 'c' ? "computation"
+                                    : "wait for a pool thread", name);
 
     cumulative = 0;
 
     for (i = 0; i < NGX_HTTP_FIB_BUCKETS; i++) {
-        cumulative += shm->buckets[i];
-        p = ngx_slprintf(p, last,
-                         "fib_compute_seconds_bucket{le=\"%s\"} %ui\n",
-                         ngx_http_fib_bucket_le[i], cumulative);
+        cumulative += buckets[i];
+        p = ngx_slprintf(p, last, "fib_%s_seconds_bucket{le=\"%s\"} %ui\n",
+                         name, ngx_http_fib_bucket_le[i], cumulative);
     }
 
-    p = ngx_slprintf(p, last,
-                     "fib_compute_seconds_sum %uA.%06uA\n"
-                     "fib_compute_seconds_count %ui\n",
-                     shm->sum_ns / 1000000000, shm->sum_ns / 1000 % 1000000,
-                     cumulative);
+    return ngx_slprintf(p, last,
+                        "fib_%s_seconds_sum %uL.%06uL\n"
+                        "fib_%s_seconds_count %ui\n",
+                        name, sum_ns / 1000000000, sum_ns / 1000 % 1000000,
+                        name, cumulative);
+}
+
+
+/*
+ * A label value in the exposition format: valid UTF-8, with \, " and
+ * newlines escaped; a byte that is not UTF-8 (a location may be named
+ * with any) is written as "?".  At most twice the length.
+ */
+
+static u_char *
+ngx_http_fib_label(u_char *p, u_char *last, u_char *s, size_t len)
+{
+    u_char  *c, *end;
+
+    end = s + len;
+
+    while (s < end && p + 4 < last) {
+        c = s;
+
+        if (*s < 0x80) {
+            s++;
+
+        } else if (ngx_utf8_decode(&s, end - s) > 0x10ffff) {
+            /* ngx_utf8_decode() moved on past what it could not read */
+            s = c + 1;
+            *p++ = '?';
+            continue;
+        }
+
+        if (*c == '\\' || *c == '"' || *c == '\n') {
+            *p++ = '\\';
+            *p++ = (*c == '\n') ? 'n' : *c;
+            continue;
+        }
+
+        p = ngx_cpymem(p, c, s - c);
+    }
 
     return p;
 }
@@ -440,20 +679,43 @@ ngx_http_fib_status_page(u_char *p, u_char *last, ngx_http_fib_shm_t *shm,
 void
 ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec)
 {
-    uint64_t    ns;
-    ngx_uint_t  i;
+    uint64_t               ns;
+    ngx_http_fib_place_t  *place;
 
     (void) ngx_atomic_fetch_add(&shm->requests[rec->outcome], 1);
 
-    if (!rec->produced) {
-        return;
+    if (rec->place >= 0) {
+        place = &shm->places[rec->place];
+        (void) ngx_atomic_fetch_add(&place->requests[rec->outcome], 1);
+        (void) ngx_atomic_fetch_add(&place->compute_ns, rec->compute_ns);
+    }
+
+    if (rec->waited) {
+        (void) ngx_atomic_fetch_add(
+            &shm->queue_buckets[ngx_http_fib_bucket(rec->queue_ns)], 1);
+        (void) ngx_atomic_fetch_add(&shm->queue_sum_ns, rec->queue_ns);
     }
 
     ns = rec->compute_ns;
 
+    if (!rec->produced) {
+        /* CPU spent on a number nobody got: timed out or cancelled */
+        (void) ngx_atomic_fetch_add(&shm->abandoned_ns[rec->algorithm], ns);
+        return;
+    }
+
     (void) ngx_atomic_fetch_add(
                        &shm->computations[rec->algorithm][rec->mode - 1], 1);
     (void) ngx_atomic_fetch_add(&shm->compute_ns[rec->algorithm], ns);
+    (void) ngx_atomic_fetch_add(&shm->buckets[ngx_http_fib_bucket(ns)], 1);
+    (void) ngx_atomic_fetch_add(&shm->sum_ns, ns);
+}
+
+
+static ngx_uint_t
+ngx_http_fib_bucket(uint64_t ns)
+{
+    ngx_uint_t  i;
 
     for (i = 0; i < NGX_HTTP_FIB_BUCKETS - 1; i++) {
         if (ns <= ngx_http_fib_bucket_ns[i]) {
@@ -461,8 +723,7 @@ ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec)
         }
     }
 
-    (void) ngx_atomic_fetch_add(&shm->buckets[i], 1);
-    (void) ngx_atomic_fetch_add(&shm->sum_ns, ns);
+    return i;
 }
 
 

@@ -206,6 +206,8 @@ static void
 ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc)
 {
     ctx->work.job.rc = rc;
+    ctx->rec.queue_ns = fib_now_ns() - ctx->post_ns;
+    ctx->rec.waited = 1;
 
     ngx_http_fib_set_state(ctx, NGX_HTTP_FIB_DONE);
 
@@ -464,7 +466,7 @@ ngx_http_fib_cancel_cleanup(void *data)
 
 ngx_http_fib_queue_t *
 ngx_http_fib_add_queue(ngx_conf_t *cf, ngx_thread_pool_t *pool,
-    ngx_int_t tasks)
+    ngx_str_t *name, ngx_int_t tasks)
 {
     ngx_uint_t                 i;
     ngx_http_fib_queue_t      *queue, **qp;
@@ -479,11 +481,19 @@ ngx_http_fib_add_queue(ngx_conf_t *cf, ngx_thread_pool_t *pool,
             continue;
         }
 
-        if (tasks != NGX_CONF_UNSET && (ngx_uint_t) tasks != qp[i]->tasks) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"fib_thread_pool\" names one pool with "
-                               "tasks=%i and tasks=%ui", tasks, qp[i]->tasks);
-            return NULL;
+        /* one value for a pool, wherever it is written, or the default */
+
+        if (tasks != NGX_CONF_UNSET) {
+            if (qp[i]->declared && (ngx_uint_t) tasks != qp[i]->tasks) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"fib_thread_pool\" names one pool "
+                                   "with tasks=%i and tasks=%ui",
+                                   tasks, qp[i]->tasks);
+                return NULL;
+            }
+
+            qp[i]->tasks = tasks;
+            qp[i]->declared = 1;
         }
 
         return qp[i];
@@ -501,7 +511,9 @@ ngx_http_fib_add_queue(ngx_conf_t *cf, ngx_thread_pool_t *pool,
      */
 
     queue->pool = pool;
+    queue->name = *name;
     queue->tasks = (tasks != NGX_CONF_UNSET) ? (ngx_uint_t) tasks : 1;
+    queue->declared = (tasks != NGX_CONF_UNSET);
     ngx_queue_init(&queue->waiting);
 
     qp = ngx_array_push(&fmcf->queues);

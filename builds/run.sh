@@ -16,7 +16,9 @@
 #                       --add-dynamic-module
 #
 # The first three use the version of the machine's own nginx (1.22 on
-# Debian 12), the last the version that Debian 13 ships.
+# Debian 12), the last the version that Debian 13 ships.  Every build
+# also has the addition, auth_request and sub modules, which the tests
+# of the configurations around a fib location use.
 #
 # usage: builds/run.sh REPO BUILD_DIR [BUILD...]
 
@@ -135,36 +137,43 @@ failed=0
 
 for b in $BUILDS; do
     series=installed
+    add=--add-dynamic-module
     case $b in
     dynamic)
-        flags="--with-compat --with-threads --add-dynamic-module=$REPO" ;;
+        flags="--with-compat --with-threads" ;;
     static)
-        flags="--with-threads --add-module=$REPO" ;;
+        flags="--with-threads"; add=--add-module ;;
     nothreads)
-        flags="--add-module=$REPO" ;;
+        flags=""; add=--add-module ;;
     trixie-dynamic)
         # what the tests use beyond the default modules: HTTP/2, SSL
         series=trixie
         flags="--with-compat --with-threads --with-http_v2_module"
-        flags="$flags --with-http_ssl_module --add-dynamic-module=$REPO" ;;
+        flags="$flags --with-http_ssl_module" ;;
     *)
         echo "test-builds: unknown build $b"; exit 2 ;;
     esac
 
+    # the modules around a fib location that the suite's tests use
+    flags="$flags --with-http_addition_module --with-http_auth_request_module"
+    flags="$flags --with-http_sub_module"
+
     fetch_source $series
 
     dir=$WORK/$b
-    rm -rf "$dir"
-    cp -r "$WORK/$series/nginx-src" "$dir"
 
     start=$SECONDS
-    echo "test-builds: $b: ./configure $flags"
+    echo "test-builds: $b: ./configure --with-debug $flags $add=$REPO"
 
-    (cd "$dir" && ./configure --with-debug --with-cc-opt="-O2" $flags \
-        > "$dir/configure.log" 2>&1 \
-        && make -j"$(nproc)" > "$dir/make.log" 2>&1) \
-        || { tail -30 "$dir/make.log" "$dir/configure.log" 2>/dev/null;
-             exit 1; }
+    # the Makefile's configure recipe, on the upstream source, then the
+    # whole nginx
+    make --no-print-directory -C "$REPO" configure \
+        NGINX_SRC="$WORK/$series/nginx-src" NGX_BUILD="$dir" \
+        NGX_CONFIGURE="--with-debug $flags" NGX_MODULE_ADD=$add \
+        CC_OPT=-O2 LD_OPT= > "$WORK/$b.configure.log" 2>&1 \
+        || { tail -30 "$WORK/$b.configure.log"; exit 1; }
+    (cd "$dir" && make -j"$(nproc)" > "$dir/make.log" 2>&1) \
+        || { tail -30 "$dir/make.log"; exit 1; }
 
     modules=""
     [ -e "$dir/objs/ngx_http_fib_module.so" ] \

@@ -194,6 +194,9 @@ bad('another parameter than tasks=', qr/invalid parameter "threads=2"/,
     'thread_pool p threads=2;', 'fib_thread_pool p threads=2;', 'fib;');
 bad('off with tasks=', qr/"fib_thread_pool" directive off takes no tasks=/,
     '', 'fib_thread_pool off tasks=2;', 'fib;');
+good('one pool, tasks= written in one of its locations, after the other',
+     'thread_pool p threads=2;', 'fib_thread_pool p;',
+     'fib; } location /b { fib; fib_thread_pool p tasks=2;');
 bad('one pool with two tasks= values',
     qr/"fib_thread_pool" names one pool with tasks=1 and tasks=2/,
     'thread_pool p threads=2;', 'fib_thread_pool p tasks=2;',

@@ -4,7 +4,8 @@
 # nginx.conf that nginx -t accepts, examples use exact locations, what a
 # missing load_module says, the Makefile's targets and help, the .ci/run
 # sentence, the version, the license, make install, which packages
-# make run installs, and how make test finds Test::Nginx and a port.
+# make run installs, that the build needs no package manager, and how
+# make test finds Test::Nginx and a port.
 
 use strict;
 use warnings;
@@ -66,6 +67,36 @@ sub can_bind {
 
 my $readme = slurp("$repo/README.md");
 my $makefile = slurp("$repo/Makefile");
+my $t_readme = slurp("$repo/t/README.md");
+
+# {{{ a reference in nginx.org's shape, the guides beside what they describe
+
+my @sections = $readme =~ /^## (.*)$/mg;
+is_deeply(\@sections, [qw(Name Synopsis Description Directives Variables),
+                       'Status page', qw(Installation Compatibility Limits
+                       License)], 'the README\'s sections, in order');
+
+my ($toc) = $readme =~ /\A# \S+\n\n((?:[ *].*\n)+)/;
+my %anchor = map { $_ => 1 } ($toc // '') =~ /\]\(#([^)]+)\)/g;
+is_deeply([grep { !$anchor{lc s/ /-/gr} } @sections,
+           $readme =~ /^### (fib\S*)$/mg], [],
+          'its table of contents links every section and directive');
+
+for my $guide (qw(bench/README.md examples/cluster/README.md t/README.md)) {
+    ok(-s "$repo/$guide", "$guide exists");
+    like($readme, qr/\]\(\Q$guide\E\)/, 'and the README links it');
+}
+
+# every file prove runs, and every package make test installs, is named
+my @t = map { s{^\Q$repo\E/}{}r } glob "$repo/t/*.t";
+cmp_ok(scalar @t, '>=', 20, 'the test files');
+is_deeply([grep { $t_readme !~ /`\Q$_\E`/ } @t], [],
+          't/README.md describes each');
+is_deeply([grep { $readme !~ /`\Q$_\E`/ }
+           split ' ', make_var({}, 'DEB_TEST')], [],
+          'the README names each package of make deps-test');
+
+# }}}
 
 # {{{ the Synopsis
 
@@ -73,6 +104,13 @@ my ($synopsis) = $readme =~ /^## Synopsis\n.*?^```nginx\n(.*?)^```\n/ms;
 
 ok(defined $synopsis, 'the Synopsis has an nginx block');
 $synopsis //= '';
+
+# one example configuration: the Synopsis, what make run serves and what
+# the package ships
+my $example = slurp("$repo/examples/nginx.conf");
+is($synopsis, $example, 'the Synopsis is examples/nginx.conf, verbatim');
+like(slurp("$repo/debian/libnginx-mod-http-fib.examples"),
+     qr{^examples/nginx\.conf$}m, 'the package ships that file');
 
 like($synopsis, qr/\A(?:#[^\n]*\n)*load_module \S+;\n/,
      'it starts with load_module');
@@ -113,8 +151,7 @@ for my $block ($readme =~ /^```nginx\n(.*?)^```\n/msg) {
     push @locations, $block =~ /^\s*(location\b[^{]*)\{/mg;
 }
 
-my ($run_conf) = $makefile =~ /^define RUN_CONF\n(.*?)^endef/ms;
-push @locations, ($run_conf // '') =~ /^\s*(location\b[^{]*)\{/mg;
+push @locations, $example =~ /^\s*(location\b[^{]*)\{/mg;
 push @locations, slurp("$repo/debian/tests/run.sh") =~ /^\s*(location\b[^{]*)\{/mg;
 
 cmp_ok(scalar @locations, '>=', 5, 'the examples have locations');
@@ -181,11 +218,11 @@ is_deeply([sort split ' ', $phony =~ s/\\\n/ /gr], [sort @targets],
           'every target is .PHONY');
 
 my @ci = slurp("$repo/.ci/run") =~ /^(make\b.*?)\s*$/mg;
-my ($sentence) = $readme =~ /^(`\.ci\/run`.*?)\n\n/ms;
+my ($sentence) = $t_readme =~ /^(`\.ci\/run`.*?)\n\n/ms;
 my @said = map { s/\s+/ /gr } ($sentence // '') =~ /`(make[^`]*)`/g;
 
 cmp_ok(scalar @ci, '>=', 1, '.ci/run runs make targets');
-is_deeply(\@said, \@ci, 'the README says what .ci/run runs, in order');
+is_deeply(\@said, \@ci, 't/README.md says what .ci/run runs, in order');
 
 # }}}
 # {{{ one version, the license, the changelog
@@ -201,9 +238,19 @@ is(make({}, '-s', 'version'), "$version\n", 'make version prints it');
 my ($deb_version) = slurp("$repo/debian/changelog") =~ /^\S+ \(([^)-]+)/;
 is($deb_version, $version, 'debian/changelog has the same version');
 
-my ($changelog_version) =
-    slurp("$repo/CHANGELOG.md") =~ /^## \[(\d[^\]]*)\]/m;
-is($changelog_version, $version, 'CHANGELOG.md\'s newest release is it');
+# the newest section is the release itself: nothing "Unreleased" above it
+my ($changelog_top) = slurp("$repo/CHANGELOG.md") =~ /^(## .*)$/m;
+like($changelog_top // 'none', qr/^## \[\Q$version\E\] - \d{4}-\d\d-\d\d$/,
+     'CHANGELOG.md\'s first section is that release, dated');
+
+my ($deb_date) = slurp("$repo/debian/changelog") =~ /^ -- .*>  (.*)$/m;
+my ($changelog_date) = ($changelog_top // '') =~ / - (\S+)$/;
+is(`date -u -d '$deb_date' +%F 2>/dev/null` =~ s/\n//r,
+   $changelog_date // 'none', 'on the day debian/changelog gives');
+
+my @shown = $readme =~ /fib_build_info\{version="([^"]*)"/g;
+cmp_ok(scalar @shown, '>=', 1, 'the README shows fib_build_info');
+is_deeply([grep { $_ ne $version } @shown], [], 'with that version');
 
 my @deb_names = $readme =~ /libnginx-mod-http-fib_([^_]+)_amd64\.deb/g;
 cmp_ok(scalar @deb_names, '>=', 1, 'the README names the package file');
@@ -268,7 +315,7 @@ SKIP: {
 # {{{ make run says it serves only once nginx listens
 
 SKIP: {
-    skip 'the suite runs another build of the module', 4
+    skip 'the suite runs another build of the module', 8
         if "@so" ne "$repo/build/ngx_http_fib_module.so";
 
     # a port taken by someone else: nginx cannot bind, and says so alone
@@ -307,7 +354,80 @@ SKIP: {
 
     is($said, "http://127.0.0.1:$free/fib?num=10", 'make run says where');
     like($answer, qr/\r\n\r\n55\n\z/, 'and serves there when it says so');
+
+    # what it served is examples/nginx.conf, with the module just built,
+    # the port, and paths in the build folder
+    my $served = slurp("$repo/build/run/conf/nginx.conf");
+    my $paths = qr/load_module|listen|\/var\/log\/nginx\/|\Q$repo\E\/build\//;
+    is(join('', grep { !/$paths/ } split /^/, $served),
+       join('', grep { !/$paths/ } split /^/, $example),
+       'make run serves examples/nginx.conf');
+    like($served, qr/^load_module \Q$so[0]\E;$/m, 'with the module just built');
+    like($served, qr/^ +listen 127\.0\.0\.1:$free;$/m, 'on PORT');
+    is(scalar(() = $served =~ /\/var\/|\/usr\//g), 0,
+       'writing nothing outside the build folder');
 }
+
+# }}}
+# {{{ the build needs no package manager
+
+# dpkg-query and apt-get that fail as absent ones do, and say they ran
+my $shadow = "$tmp/no-dpkg";
+make_path($shadow);
+for my $tool (qw(dpkg-query apt-get)) {
+    open my $fh, '>', "$shadow/$tool" or die $!;
+    print $fh "#!/bin/sh\necho $tool >> '$tmp/pm-called'\nexit 127\n";
+    close $fh;
+    chmod 0755, "$shadow/$tool";
+}
+
+SKIP: {
+    skip 'nginx-dev\'s sources are not installed', 8
+        if !-x '/usr/share/nginx/src/configure';
+
+    # a build of its own from scratch, beside the suite's
+    my ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}" }, 'build',
+                          "BUILD=$tmp/b");
+    ok($ok, 'make build without dpkg-query and apt-get') or diag($out);
+    ok(-s "$tmp/b/ngx_http_fib_module.so", 'builds the module');
+    ok(!-e "$tmp/pm-called", 'and never asks a package manager')
+        or diag(slurp("$tmp/pm-called"));
+
+    unlink "$tmp/b/ngx_http_fib_module.so";
+    ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}" }, "BUILD=$tmp/b");
+    ok($ok && -s "$tmp/b/ngx_http_fib_module.so", 'so does make alone')
+        or diag($out);
+    ok(!-e "$tmp/pm-called", 'without a package manager too');
+
+    # a missing GMP, as a compiler that cannot find it sees it
+    open my $fh, '>', "$shadow/cc-no-gmp" or die $!;
+    print $fh "#!/bin/sh\nfor a; do [ \"\$a\" != -lgmp ] || exit 1; done\n"
+              . "exec cc \"\$\@\"\n";
+    close $fh;
+    chmod 0755, "$shadow/cc-no-gmp";
+
+    ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}",
+                         CC => "$shadow/cc-no-gmp" },
+                       'build', "BUILD=$tmp/nogmp");
+    ok(!$ok, 'without GMP the build fails');
+    like($out, qr/^checking for GMP library \.\.\. not found$/m,
+         'at configure, which probed it');
+    like($out, qr/error: the ngx_http_fib_module requires the GMP library/,
+         'and says what is missing');
+}
+
+{
+    my ($ok, $out) = make({ PATH => "$shadow:$ENV{PATH}" }, 'build',
+                          "BUILD=$tmp/nosrc", "NGINX_SRC=$tmp/none");
+    ok(!$ok, 'without nginx\'s sources the build fails');
+    like($out, qr/no nginx sources in NGINX_SRC=\Q$tmp\E\/none: install nginx-dev/,
+         'and says what to install or name');
+}
+
+# where dpkg cannot answer, make test and make run say so and go on
+like(make({ PATH => "$shadow:$ENV{PATH}" }, 'deps-build'),
+     qr/^no dpkg-query: not checking for Debian packages: nginx \S/m,
+     'deps-build without dpkg says it checks nothing');
 
 # }}}
 # {{{ what make run and make test install

@@ -229,7 +229,8 @@ is(join(' ', map { $meta->{$_} ? $meta->{$_}[0]{type} : 'missing' }
    'counter histogram gauge', 'the types: counter, histogram, gauge');
 
 # every series of the page, and no other fib_ series
-my @page = sort grep { /^fib_/ } map { /^(\S+) / ? $1 : () }
+# a series is all but its value: a label may hold a space ("= /fib")
+my @page = sort grep { /^fib_/ } map { /^(.+) \S+$/ ? $1 : () }
            split /\n/, FibServer::get('/fib_status')->{body};
 my $stored = query('{__name__=~"fib_.*",job="fib"}') || [];
 my @series = sort map {

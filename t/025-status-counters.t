@@ -76,16 +76,29 @@ fib_computations_total{algorithm="fast",mode="thread"} 0\E\n.*\Q
 fib_compute_seconds_total{algorithm="recursive"} 0.000000
 fib_compute_seconds_total{algorithm="iterative"} 0.000000
 fib_compute_seconds_total{algorithm="fast"} 0.000000\E\n.*\Q
+fib_abandoned_compute_seconds_total{algorithm="recursive"} 0.000000
+fib_abandoned_compute_seconds_total{algorithm="iterative"} 0.000000
+fib_abandoned_compute_seconds_total{algorithm="fast"} 0.000000\E\n.*\Q
 fib_in_flight 0\E\n.*\Q
 fib_waiting 0\E\n.*\Q
 fib_memory_bytes 0\E\n.*\Q
+fib_workers 1\E\n.*\Q
 fib_max_memory_bytes 67108864\E\n.*\Q
+fib_max_waiting 1024\E\n.*\Q
 # TYPE fib_compute_seconds histogram
 fib_compute_seconds_bucket{le="0.00001"} 0\E\n.*\Q
 fib_compute_seconds_bucket{le="+Inf"} 0
 fib_compute_seconds_sum 0.000000
 fib_compute_seconds_count 0
-\E\z/s,
+\E.*\Q
+# TYPE fib_queue_seconds histogram
+fib_queue_seconds_bucket{le="0.00001"} 0\E\n.*\Q
+fib_queue_seconds_bucket{le="+Inf"} 0
+fib_queue_seconds_sum 0.000000
+fib_queue_seconds_count 0
+# HELP fib_location_requests_total\E.*\Q
+# TYPE fib_location_compute_seconds_total counter
+\E(fib_location_compute_seconds_total\{location="[^"]+"\} 0\.000000\n)*\z/s,
      'start: every series, at zero');
 
 # }}}

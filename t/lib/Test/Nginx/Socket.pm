@@ -2,8 +2,8 @@ package Test::Nginx::Socket;
 
 # A small runner for Test::Nginx::Socket test files, used when the real
 # Test::Nginx (CPAN, openresty/test-nginx) is not installed.  It implements
-# the subset described in TESTING.md, with the same assertion counts, so
-# that every t/*.t file runs unchanged under either.
+# the subset that t/README.md describes ("The local runner"), with the same
+# assertion counts, so that every t/*.t file runs unchanged under either.
 #
 # It speaks HTTP/1 only: `--- no_http2`, which keeps a block that is
 # HTTP/1 by nature (pipelining, request-line limits, a client abort
