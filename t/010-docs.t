@@ -513,6 +513,9 @@ close $fh;
 {
     local %ENV = %ENV;
     delete $ENV{TEST_NGINX_USE_VALGRIND};
+    # the port under test is TEST_NGINX_PORT, not one the caller gave
+    # the real Test::Nginx (127.0.0.1:PORT for its server and client)
+    delete @ENV{qw(TEST_NGINX_SERVER_PORT TEST_NGINX_CLIENT_PORT)};
     $ENV{TEST_NGINX_NO_CLEAN} = 1;
     $ENV{TEST_NGINX_SERVROOT} = "$tmp/servroot";
     $ENV{TEST_NGINX_PORT} ||= $port;
