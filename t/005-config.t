@@ -14,6 +14,7 @@ use FibServer;
 
 my $srv = FibServer->new('conf');
 my $root = $srv->root;
+my $port = $srv->port;
 
 # nginx -t on a configuration made of the given pieces:
 # (accepted, what nginx said)
@@ -30,7 +31,7 @@ http {
 ${\ $srv->temp_paths}
     $http
     server {
-        listen 127.0.0.1:1;
+        listen 127.0.0.1:$port;
         location /fib {
             $location
         }

@@ -121,8 +121,8 @@ SKIP: {
     skip 'the Synopsis declares a thread_pool: nginx without threads', 3
         if !$threads;
 
-    # the module just built instead of the installed one, and the logs in
-    # the test's directory; nothing else is changed
+    # the module just built instead of the installed one, and the logs
+    # and the pid in the test's directory; nothing else is changed
     my $conf = $synopsis;
     my $load = join '', map { "load_module $_;\n" } @so;
 
@@ -131,6 +131,11 @@ SKIP: {
     is($conf =~ s{^load_module \Q$debian\E;\n}{$load}m, 1,
        'it loads the module from Debian\'s directory');
     $conf =~ s{/var/log/nginx/}{$root/logs/}g;
+
+    # and its pid and default access log (of what no location logs),
+    # which an ordinary user cannot write in /run and /var/log/nginx
+    $conf = "pid $root/logs/nginx.pid;\n$conf" if $conf !~ /^pid /m;
+    $conf =~ s|^http \{\n|http {\n    access_log $root/logs/access.log;\n|m;
 
     my ($ok, $out) = $docs->nginx_t($conf);
     ok($ok, 'nginx -t accepts the Synopsis') or diag($out);
