@@ -164,6 +164,7 @@ X-Late: [10]
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30
@@ -186,6 +187,7 @@ ETag: W/"fib-30"
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30
@@ -208,6 +210,7 @@ ETag: "fib-30"
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30
@@ -230,6 +233,7 @@ If-None-Match: W/"fib-30"
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30
