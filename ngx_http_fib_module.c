@@ -458,7 +458,7 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
     fmcf->zone->data = fmcf;
 
     if (ngx_array_init(&fmcf->queues, cf->pool, 4,
-                       sizeof(ngx_http_fib_queue_t *))
+                       sizeof(void *))
         != NGX_OK
         || ngx_array_init(&fmcf->places, cf->pool, 4,
                              sizeof(ngx_http_fib_place_conf_t))

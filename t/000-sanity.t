@@ -165,6 +165,7 @@ GET /fib/sub/?num=10
     location /fib {
         fib;
         fib_algorithm fast;
+        fib_max_num 100000;
     }
 --- request
 GET /fib?num=100000

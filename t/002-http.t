@@ -89,6 +89,7 @@ fib: offloaded
     location /fib {
         fib;
         fib_algorithm fast;
+        fib_max_num 1000000;
     }
 --- request
 HEAD /fib?num=1000000
@@ -123,6 +124,7 @@ Content-Length: 30
 --- config
     location /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=40
@@ -233,6 +235,7 @@ ETag: "fib-12"
 --- config
     location /fib {
         fib;
+        fib_max_num 32;
     }
 --- pipelined_requests eval
 ["GET /fib?num=32", "GET /fib?num=7", "GET /fib?num=31"]
@@ -268,6 +271,7 @@ Cache-Control: max-age=3600
     location = /fib {
         fib;
         fib_inline_max_cost 0;
+        fib_max_num 25;
         expires -1;
     }
 --- request

@@ -165,6 +165,7 @@ X-Late: [10]
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30
@@ -187,6 +188,7 @@ ETag: W/"fib-30"
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30
@@ -209,6 +211,7 @@ ETag: "fib-30"
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30
@@ -231,6 +234,7 @@ If-None-Match: W/"fib-30"
 
     location = /fib {
         fib;
+        fib_max_num 42;
     }
 --- request
 GET /fib?num=30

@@ -55,6 +55,7 @@ http {
         location = /fib {
             fib;
             fib_algorithm fast;
+            fib_max_num 1000000;
         }
 
         location = /page {

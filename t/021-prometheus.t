@@ -86,11 +86,13 @@ http {
 
         location = /fib {
             fib;
+            fib_max_num 42;
         }
 
         location = /fib/fast {
             fib;
             fib_algorithm fast;
+            fib_max_num 100000;
         }
 
         location = /fib_status {
