@@ -42,12 +42,7 @@ events {
 http {
     access_log off;
     default_type text/plain;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
-
+${\ $srv->temp_paths() }
     server {
         listen 127.0.0.1:$port;
         root $root/html;

@@ -57,12 +57,7 @@ events {
 
 http {
     access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
-
+${\ $srv->temp_paths() }
     server {
         listen 127.0.0.1:$port reuseport;
 

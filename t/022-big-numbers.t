@@ -56,12 +56,7 @@ events {
 
 http {
     access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
-
+${\ $srv->temp_paths() }
     # one F(10^8) fits (its result and what GMP takes: about 86 MB),
     # two do not
     fib_max_memory 128m;

@@ -250,12 +250,7 @@ events {
 
 http {
     access_log off;
-    client_body_temp_path $root/tmp;
-    proxy_temp_path $root/tmp;
-    fastcgi_temp_path $root/tmp;
-    uwsgi_temp_path $root/tmp;
-    scgi_temp_path $root/tmp;
-    default_type text/plain;
+${\ $srv->temp_paths() }    default_type text/plain;
 
     fib_thread_pool fib;
 
