@@ -73,6 +73,7 @@ TEST_PERL5LIB = $$(perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            TEST_NGINX_LOAD_MODULES=$(MODULE) \
+           TEST_FIB_UNIT=$(UNIT) \
            TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
            PERL5LIB=$(TEST_PERL5LIB)
 
@@ -209,13 +210,14 @@ test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
-test-nginx: deps-build build deps-test deps-prometheus ## the Test::Nginx suite: prove -r t
+# prove runs the unit tests too: t/027-core-unit.t runs $(UNIT)
+test-nginx: deps-build build deps-test deps-prometheus $(UNIT) ## the whole suite: prove -r t
 	$(TEST_ENV) prove -r t
 
-test: test-unit test-nginx ## build, test-unit, then test-nginx
+test: test-nginx ## build, then every test (prove -r t, the unit tests too)
 
 # valgrind prints its findings on stderr; any of them fails the run
-test-valgrind: deps-build build deps-test deps-valgrind ## the suite under valgrind
+test-valgrind: deps-build build deps-test deps-valgrind $(UNIT) ## the suite under valgrind
 	set -o pipefail; \
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r t \
 	    2> >(tee $(BUILD)/valgrind.log >&2); rc=$$?; \
@@ -233,7 +235,7 @@ test-valgrind: deps-build build deps-test deps-valgrind ## the suite under valgr
 # 11"), a failure of the tool and not a leak; leaks are still found.
 # Workers run as nobody when the suite runs as root: they too must be
 # able to write their reports.
-test-asan: deps ## the suite, the module built with ASan and UBSan
+test-asan: deps $(UNIT) ## the suite, the module built with ASan and UBSan
 	rm -rf $(ASAN_BUILD)
 	mkdir -p $(ASAN_BUILD)/reports
 	chmod 1777 $(ASAN_BUILD)/reports
