@@ -210,7 +210,7 @@ test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
-# prove runs the unit tests too: t/027-core-unit.t runs $(UNIT)
+# prove runs the unit tests too: t/028-core-unit.t runs $(UNIT)
 test-nginx: deps-build build deps-test deps-prometheus $(UNIT) ## the whole suite: prove -r t
 	$(TEST_ENV) prove -r t
 
