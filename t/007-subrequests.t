@@ -1,7 +1,8 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 
 # /fib as the target of subrequests: nginx's own SSI includes, with
-# computations inline and in the pool, and a client that leaves mid-page.
+# computations inline and in the pool.  A client that leaves mid-page is
+# in t/027-client-abort-declarative.t, with the other client aborts.
 
 use Test::Nginx::Socket;
 
@@ -107,38 +108,3 @@ GET /page
 --- no_error_log
 [error]
 [alert]
-
-
-
-=== TEST 5: the client leaves while two includes compute: both cancelled
---- no_http2
---- config eval
-"$::Page
-    location /page {
-        ssi on;
-        ssi_types text/plain;
-        return 200 '<!--# include virtual=\"/fib?num=80\" --><!--# include virtual=\"/fib?num=81\" -->';
-    }"
---- request
-GET /page
---- abort
---- timeout: 1
---- wait: 0.5
---- ignore_response
---- error_log
-cancelling F(80)
-cancelling F(81)
---- no_error_log
-[alert]
-[crit]
-
-
-
-=== TEST 6: the same nginx serves the next page
---- request
-GET /other
---- error_code: 404
---- response_body_like: 404 Not Found
---- no_error_log
-[alert]
-[crit]

@@ -2,9 +2,10 @@
 
 # The paths nginx takes around an offloaded request that the module's own
 # flow never shows: filters that finalize (412), error_page to a URI
-# and to a named location, post_action, a client that leaves while its
-# body is being discarded.  Each of these crashed a worker or lied in
-# the counters once.  A master runs, so a crash is a line in the error
+# and to a named location, post_action.  Each of these crashed a worker
+# or lied in the counters once.  A client that leaves while its body is
+# being discarded is in t/027-client-abort-declarative.t, with the other
+# client aborts.  A master runs, so a crash is a line in the error
 # log, and the runner fails the file on it.
 
 use Test::Nginx::Socket;
@@ -193,36 +194,5 @@ GET /fib?num=x
 --- error_code: 400
 --- response_body
 num must be a non-negative decimal integer
---- no_error_log
-[alert]
-
-
-
-=== TEST 10: a client that leaves while its body is being discarded
---- no_http2
---- config eval: $::Fib
---- raw_request eval
-"GET /fib?num=46 HTTP/1.1\r
-Host: localhost\r
-Content-Length: 100000\r
-\r
-abc"
---- timeout: 300ms
---- abort
---- wait: 0.5
---- ignore_response
---- error_log
-fib: offloaded F(46)
-fib: client closed the connection, cancelling F(46)
---- no_error_log
-[alert]
-
-
-
-=== TEST 11: it is counted as cancelled
---- request
-GET /fib_status
---- response_body_like eval
-qr{fib_requests_total\{outcome="cancelled"\} 1\n}s
 --- no_error_log
 [alert]
