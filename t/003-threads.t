@@ -148,40 +148,7 @@ fib: the computation exceeded fib_timeout 100ms
 
 
 
-=== TEST 8: a client that goes away cancels its computation
---- no_http2
---- config
-    location /fib {
-        fib;
-        fib_max_num 93;
-    }
---- request
-GET /fib?num=80
---- abort
---- timeout: 1
---- wait: 0.5
---- ignore_response
---- error_log
-fib: client closed the connection, cancelling F(80)
---- no_error_log
-[alert]
-[error]
-exceeded fib_timeout
-
-
-
-=== TEST 9: the same nginx answers the next connection
---- request
-GET /fib?num=31
---- response_body
-1346269
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 10: F(93), the documented maximum, is offloaded and meets fib_timeout
+=== TEST 8: F(93), the documented maximum, is offloaded and meets fib_timeout
 --- config
     location /fib {
         fib;
@@ -203,7 +170,7 @@ fib: computing F(93) inline
 
 
 
-=== TEST 11: the recursion above F(40) leaves the event loop whatever the estimate
+=== TEST 9: the recursion above F(40) leaves the event loop whatever the estimate
 --- config
     location /fib {
         fib;
@@ -223,7 +190,7 @@ fib: computing F(41) inline
 
 
 
-=== TEST 12: without a pool the deadline still ends an inline computation
+=== TEST 10: without a pool the deadline still ends an inline computation
 --- config
     location /fib {
         fib;
@@ -244,7 +211,7 @@ fib: computing F(93) inline
 
 
 
-=== TEST 13: an outer limit above 93 applies as 93 to a recursive location
+=== TEST 11: an outer limit above 93 applies as 93 to a recursive location
 --- http_config
     fib_max_num 1000;
 --- config

@@ -6,6 +6,8 @@
 # results that wait for readers that never read (HTTP/2 with a zero
 # window, slow HTTP/1.1 readers), a worker killed with tasks in flight.
 # Only outcomes are asserted: statuses, counters, memory, log lines.
+# post_action after a client left, and the other client aborts, are in
+# t/016-client-abort.t.
 
 use strict;
 use warnings;
@@ -315,61 +317,6 @@ is(metric('fib_memory_bytes'), 0, 'slow: all of it is given back');
 log_clean('slow');
 
 stop_nginx();
-
-# }}}
-
-# {{{ post_action to a proxy, and a client that leaves mid-computation
-
-# nginx runs the post action at once (ngx_http_finalize_request() with
-# 499 calls ngx_http_post_action() before terminating), while the task
-# is still out; the request must still end, and its socket be closed
-start_server(log_level => 'info',
-             main => 'thread_pool fib threads=1 max_queue=8;',
-             http => <<"END");
-    fib_thread_pool fib;
-
-    server {
-        listen 127.0.0.1:$port;
-
-        location = /fib {
-            fib;
-            fib_max_num 93;
-            fib_timeout 10s;
-            post_action /after;
-        }
-
-        location = /after {
-            proxy_pass http://127.0.0.1:$port/ok;
-        }
-
-        location = /ok {
-            return 204;
-        }
-
-        location = /fib_status { fib_status; }
-    }
-END
-
-mark_log();
-
-my $left = send_req('/fib?num=70');
-$deadline = time + 10;
-sleep 0.05 until metric('fib_in_flight') eq '1' || time > $deadline;
-is(metric('fib_in_flight'), 1, 'post_action: the computation is in flight');
-
-close $left->{sock};
-
-$deadline = time + 8;
-sleep 0.1 until metric('fib_requests_total{outcome="cancelled"}') eq '1'
-                || time > $deadline;
-is(metric('fib_requests_total{outcome="cancelled"}'), 1,
-   'post_action: the request ended and was counted cancelled');
-is(metric('fib_memory_bytes'), 0,
-   'post_action: its memory went back to the budget');
-
-ok(stop_nginx('QUIT'), 'post_action: nginx exits gracefully');
-is(log_count(qr/open socket #\d+ left/), 0, 'post_action: no socket left');
-log_clean('post_action');
 
 # }}}
 

@@ -4,9 +4,10 @@
 # nginx runs the suite: the server's HTTP/2 syntax comes from
 # t/inc/NginxBinary.pm (`listen ... http2` before 1.25.1, `http2 on;`
 # after).  Inline and offloaded computations, several streams on one
-# connection, a client that leaves mid-computation, reload and graceful
-# shutdown with a stream in flight, and fib_timeout during a shutdown.
-# Only the order of events is asserted, never their timing.
+# connection, reload and graceful shutdown with a stream in flight, and
+# fib_timeout during a shutdown.  Only the order of events is asserted,
+# never their timing.  A client that leaves mid-computation is in
+# t/016-client-abort.t.
 
 use strict;
 use warnings;
@@ -229,22 +230,6 @@ is_deeply($streams, ['200 3 /inline?num=10', '200 9 /fib?num=38'],
 
 log_clean('streams');
 }
-
-# }}}
-
-# {{{ a client that leaves while its computation runs
-
-mark_log();
-
-# F(46) takes seconds: curl gives up long before and closes the
-# connection, which cancels the computation
-$r = fetch_h2(['--max-time', 1, '--no-show-error'], '/fib?num=46');
-is($r->{code}, '000', 'abort: the client left without an answer');
-ok(wait_log(qr/cancelling F\(46\)/), 'abort: the computation is cancelled');
-
-$r = fetch_h2([], '/fib?num=20');
-is($r->{body}, "6765\n", 'abort: the next stream is served');
-log_clean('abort');
 
 # }}}
 

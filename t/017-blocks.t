@@ -1,10 +1,12 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 
 # The blocks nginx gives a configuration of their own inside a fib
-# location ("if", "limit_except"), subrequests that carry the main
-# request's conditional headers, and the headers of an answer that an
-# error_page takes over.  Every one of them once gave a wrong answer or
-# killed a worker.
+# location ("if", "limit_except"), and a few limits: a malformed chunked
+# body, a location without a pool, fib_timeout values that would
+# overflow.  Every one of them once gave a wrong answer or killed a
+# worker.  Subrequests that carry the main request's conditional headers
+# are in t/007-subrequests.t; error_page and If-Match with If-None-Match
+# in t/011-nginx-around.t.
 
 use Test::Nginx::Socket;
 
@@ -281,161 +283,7 @@ Content-Type: text/plain; version=0.0.4
 
 
 
-=== TEST 13: an SSI include with the main request's If-None-Match, inline
---- config
-    location = /fib {
-        fib;
-    }
-    location = /page {
-        ssi on;
-        ssi_types text/plain;
-        return 200 'F(10)=<!--# include virtual="/fib?num=10" -->';
-    }
---- request
-GET /page
---- more_headers
-If-None-Match: "fib-10"
---- response_body
-F(10)=55
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 14: an SSI include with the main request's If-None-Match, offloaded
---- config
-    location = /fib {
-        fib;
-        fib_inline_max_cost 0;
-    }
-    location = /page {
-        ssi on;
-        ssi_types text/plain;
-        return 200 'F(25)=<!--# include virtual="/fib?num=25" -->';
-    }
---- request
-GET /page
---- more_headers
-If-None-Match: "fib-25"
---- response_body
-F(25)=75025
---- error_log
-fib: offloaded F(25)
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 15: add_before_body with the main request's If-None-Match
---- config
-    location = /ten {
-        set $args num=10;
-        fib;
-    }
-    location = /page {
-        addition_types text/plain;
-        add_before_body /ten;
-        return 200 'page';
-    }
---- request
-GET /page
---- more_headers
-If-None-Match: "fib-10"
---- response_body chomp
-55
-page
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 16: auth_request into a fib location with If-None-Match
---- config
-    location = /auth {
-        internal;
-        set $args num=10;
-        fib;
-    }
-    location = /page {
-        auth_request /auth;
-        fib;
-    }
---- request
-GET /page?num=12
---- more_headers
-If-None-Match: "fib-10"
---- response_body
-144
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 17: the main request itself still gets its 304
---- config
-    location = /fib {
-        fib;
-    }
---- request
-GET /fib?num=10
---- more_headers
-If-None-Match: "fib-10"
---- error_code: 304
---- response_body
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 18: error_page 405 to a page of the operator's: no Allow of ours
---- config
-    location = /fib {
-        fib;
-        error_page 405 = @refused;
-    }
-    location @refused {
-        return 200 'see the docs';
-    }
---- request
-POST /fib?num=10
---- response_body chomp
-see the docs
---- response_headers
-!Allow
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 19: error_page 405 to a fib location: one Allow, not two
---- config
-    location = /fib {
-        fib;
-        error_page 405 = @fib;
-    }
-    location @fib {
-        fib;
-    }
---- request
-POST /fib?num=10
---- error_code: 405
---- response_body
-method POST is not allowed: use GET or HEAD
---- response_headers
-Allow: GET, HEAD
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 20: a malformed chunked body is the client's mistake
+=== TEST 13: a malformed chunked body is the client's mistake
 --- config
     location = /fib {
         fib;
@@ -457,7 +305,7 @@ X-Outcome: bad_request
 
 
 
-=== TEST 21: without a pool the default limit keeps the event loop short
+=== TEST 14: without a pool the default limit keeps the event loop short
 --- config
     location = /fib {
         fib;
@@ -474,7 +322,7 @@ num 21 exceeds fib_max_num 20
 
 
 
-=== TEST 22: without a pool, F(20) is still computed inline
+=== TEST 15: without a pool, F(20) is still computed inline
 --- config
     location = /fib {
         fib;
@@ -492,7 +340,7 @@ fib: computing F(20) inline
 
 
 
-=== TEST 23: a huge fib_timeout is no deadline in the past
+=== TEST 16: a huge fib_timeout is no deadline in the past
 --- config
     location = /fib {
         fib;
@@ -504,63 +352,5 @@ GET /fib?num=25
 --- response_body
 75025
 --- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 24: If-Match is evaluated before If-None-Match: 412, not 304
---- config
-    location = /fib {
-        fib;
-    }
---- request
-GET /fib?num=10
---- more_headers
-If-None-Match: "fib-10"
-If-Match: "x"
---- error_code: 412
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 25: both match: 304
---- config
-    location = /fib {
-        fib;
-    }
---- request
-GET /fib?num=10
---- more_headers
-If-None-Match: "fib-10"
-If-Match: "fib-10"
---- error_code: 304
---- response_body
---- no_error_log
-[alert]
-[error]
-
-
-
-=== TEST 26: an auth_request subrequest computes nothing
---- config
-    location = /auth {
-        internal;
-        set $args num=35;
-        fib;
-    }
-    location = /page {
-        auth_request /auth;
-        fib;
-    }
---- request
-GET /page?num=12
---- response_body
-144
---- no_error_log
-fib: offloaded F(35)
-fib: computing F(35)
 [alert]
 [error]

@@ -26,23 +26,11 @@ if (system('curl --version >/dev/null 2>&1') != 0) {
 }
 
 remove_tree($root);
-make_path("$root/conf", "$root/logs", "$root/tmp", "$root/html");
+make_path("$root/html");
 
-open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-print $fh <<"END";
-worker_processes 1;
-daemon on;
-master_process on;
-${\ $srv->preamble('info') }
-
-events {
-    worker_connections 64;
-}
-
-http {
-    access_log off;
+$srv->write_conf(connections => 64, log_level => 'info', http => <<"END");
     default_type text/plain;
-${\ $srv->temp_paths() }
+
     server {
         listen 127.0.0.1:$port;
         root $root/html;
@@ -59,9 +47,7 @@ ${\ $srv->temp_paths() }
             return 200 'F(30)=<!--# include virtual="/fib?num=30" -->';
         }
     }
-}
 END
-close $fh;
 
 launch_nginx();
 
@@ -100,7 +86,7 @@ is($full->{status}, 200, 'the whole F(10^6)');
 is(length $full->{body}, 208989, 'its 208988 digits and a newline');
 is($full->{h}{'accept-ranges'}, 'bytes', 'a 200 says it takes ranges');
 
-open $fh, '>', "$root/html/f.txt" or die $!;
+open my $fh, '>', "$root/html/f.txt" or die $!;
 print $fh $full->{body};
 close $fh;
 

@@ -40,24 +40,9 @@ END {
     stop_nginx('TERM') if master_pid();
 }
 
-make_path("$root/conf", "$root/logs", "$root/tmp");
-
-open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-print $fh <<"END";
-worker_processes $workers;
-daemon on;
-master_process on;
-${\ $srv->preamble('info') }
-
-thread_pool fib threads=1 max_queue=16;
-
-events {
-    worker_connections 64;
-}
-
-http {
-    access_log off;
-${\ $srv->temp_paths() }
+$srv->write_conf(workers => $workers, connections => 64, log_level => 'info',
+                 main => 'thread_pool fib threads=1 max_queue=16;',
+                 http => <<"END");
     server {
         listen 127.0.0.1:$port reuseport;
 
@@ -68,9 +53,7 @@ ${\ $srv->temp_paths() }
         location /fib { fib; }
         location /fib_status { fib_status; }
     }
-}
 END
-close $fh;
 
 sub in_queue {
     my $in_flight = metric('fib_in_flight');

@@ -53,27 +53,13 @@ END {
 }
 
 remove_tree($root);
-make_path("$root/conf", "$root/logs", "$root/tmp", "$root/prometheus");
+make_path("$root/prometheus");
 
 my $pool = $threads ? 'thread_pool fib threads=2 max_queue=16;' : '';
 my $use = $threads ? 'fib_thread_pool fib;' : 'fib_thread_pool off;';
 
-open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-print $fh <<"END";
-worker_processes 2;
-daemon on;
-master_process on;
-${\ $srv->preamble('notice') }
-
-$pool
-
-events {
-    worker_connections 64;
-}
-
-http {
-    access_log off;
-${\ $srv->temp_paths() }
+$srv->write_conf(workers => 2, connections => 64, log_level => 'notice',
+                 main => $pool, http => <<"END");
     $use
 
     server {
@@ -94,9 +80,7 @@ ${\ $srv->temp_paths() }
             fib_status;
         }
     }
-}
 END
-close $fh;
 
 launch_nginx();
 
@@ -137,7 +121,7 @@ ok($passed, 'promtool check metrics passes the page') or diag($out);
 # }}}
 # {{{ Prometheus scrapes it
 
-open $fh, '>', "$root/prometheus/prometheus.yml" or die $!;
+open my $fh, '>', "$root/prometheus/prometheus.yml" or die $!;
 print $fh <<"END";
 global:
   scrape_interval: 1s

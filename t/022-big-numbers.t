@@ -38,25 +38,10 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
     plan skip_all => 'F(10^8) under valgrind takes hours';
 }
 
-make_path("$root/conf", "$root/logs", "$root/tmp");
-
-open my $fh, '>', "$root/conf/nginx.conf" or die $!;
-print $fh <<"END";
-worker_processes 1;
-daemon on;
-master_process on;
-${\ $srv->preamble('info') }
-
-thread_pool two threads=2 max_queue=16;
-thread_pool one threads=1 max_queue=16;
-
-events {
-    worker_connections 64;
-}
-
-http {
-    access_log off;
-${\ $srv->temp_paths() }
+$srv->write_conf(workers => 1, connections => 64, log_level => 'info',
+                 main => "thread_pool two threads=2 max_queue=16;\n"
+                         . 'thread_pool one threads=1 max_queue=16;',
+                 http => <<"END");
     # one F(10^8) fits (its result and what GMP takes: about 86 MB),
     # two do not
     fib_max_memory 128m;
@@ -73,9 +58,7 @@ ${\ $srv->temp_paths() }
         location = /one { fib; fib_thread_pool one; fib_inline_max_cost 0; }
         location = /fib_status { fib_status; }
     }
-}
 END
-close $fh;
 
 launch_nginx();
 

@@ -226,7 +226,7 @@ my @rows = (
 
 # {{{ nginx
 
-make_path("$root/conf", "$root/logs", "$root/tmp", "$root/html");
+make_path("$root/html");
 
 open my $fh, '>', "$root/html/err.html" or die $!;
 print $fh $ERR_PAGE;
@@ -235,22 +235,10 @@ close $fh;
 # root runs its workers as nobody, who may not reach the servroot
 my $locations = join "\n", map { "        $_->{conf}" } @rows;
 
-open $fh, '>', "$root/conf/nginx.conf" or die $!;
-print $fh <<"END";
-worker_processes 1;
-daemon on;
-master_process on;
-${\ $srv->preamble('info') }
-
-thread_pool fib threads=1 max_queue=1;
-
-events {
-    worker_connections 256;
-}
-
-http {
-    access_log off;
-${\ $srv->temp_paths() }    default_type text/plain;
+$srv->write_conf(workers => 1, connections => 256, log_level => 'info',
+                 main => 'thread_pool fib threads=1 max_queue=1;',
+                 http => <<"END");
+    default_type text/plain;
 
     fib_thread_pool fib;
 
@@ -283,9 +271,7 @@ ${\ $srv->temp_paths() }    default_type text/plain;
 
 $locations
     }
-}
 END
-close $fh;
 
 # }}}
 

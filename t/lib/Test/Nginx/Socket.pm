@@ -102,9 +102,11 @@ END {
     nginx_stop() if defined $NginxPid;
 }
 
+# As the real one: each block in turn, its requests repeat_each times
+# against the one nginx the block started
 sub run_tests {
-    for my $i (1 .. $RepeatEach) {
-        for my $block (blocks()) {
+    for my $block (blocks()) {
+        for my $i (1 .. $RepeatEach) {
             run_block($block, $i);
         }
     }
@@ -682,7 +684,9 @@ sub run_block {
     my ($block, $repeat) = @_;
     my $name = sec($block, q{name});
 
-    if (defined sec($block, q{config}) || !defined $NginxPid) {
+    if ((defined sec($block, q{config}) && $repeat == 1)
+        || !defined $NginxPid)
+    {
         write_config($block);
         nginx_start($block) or return;
     }

@@ -1,11 +1,22 @@
 # vim:set ft= ts=4 sw=4 et fdm=marker:
 
-# The paths nginx takes around an offloaded request that the module's own
-# flow never shows: filters that finalize (412), error_page to a URI
-# and to a named location, post_action, a client that leaves while its
-# body is being discarded.  Each of these crashed a worker or lied in
-# the counters once.  A master runs, so a crash is a line in the error
-# log, and the runner fails the file on it.
+# nginx around us: the machinery nginx runs around a fib location, other
+# than subrequests, which the module's own flow never shows.  Filters
+# that finalize (412 from If-Match and If-Unmodified-Since, If-Match
+# before If-None-Match), a Range cut by the range filter, post_action,
+# error_page to a URI, to a named location and to another fib location,
+# for the module's 400, 405 and fib_timeout's 503.  Each of these
+# crashed a worker, lied in the counters or doubled a header once.  A
+# master runs, so a crash is a line in the error log, and the runner
+# fails the file on it.
+#
+# Elsewhere: subrequests into a fib location (SSI, add_before_body,
+# auth_request) are t/007-subrequests.t; post_action after a client
+# left mid-computation is t/016-client-abort.t, with the other client
+# aborts; an error_page for the 503s of a full pool needs concurrency and
+# is t/004-concurrency.t; the "if" and "limit_except" blocks are
+# t/017-blocks.t; every such directive crossed with every kind of
+# request is t/023-matrix.t.
 
 use Test::Nginx::Socket;
 
@@ -22,7 +33,7 @@ no_shuffle();
 master_on();
 workers(1);
 
-plan tests => repeat_each() * (blocks() * 3 + 4);
+plan tests => repeat_each() * (blocks() * 3 + 9);
 
 # every computation goes to the pool
 our $Fib = <<'_EOC_';
@@ -198,31 +209,78 @@ num must be a non-negative decimal integer
 
 
 
-=== TEST 10: a client that leaves while its body is being discarded
---- no_http2
---- config eval: $::Fib
---- raw_request eval
-"GET /fib?num=46 HTTP/1.1\r
-Host: localhost\r
-Content-Length: 100000\r
-\r
-abc"
---- timeout: 300ms
---- abort
---- wait: 0.5
---- ignore_response
---- error_log
-fib: offloaded F(46)
-fib: client closed the connection, cancelling F(46)
---- no_error_log
-[alert]
-
-
-
-=== TEST 11: it is counted as cancelled
+=== TEST 10: error_page 405 to a page of the operator's: no Allow of ours
+--- config
+    location = /fib {
+        fib;
+        error_page 405 = @refused;
+    }
+    location @refused {
+        return 200 'see the docs';
+    }
 --- request
-GET /fib_status
---- response_body_like eval
-qr{fib_requests_total\{outcome="cancelled"\} 1\n}s
+POST /fib?num=10
+--- response_body chomp
+see the docs
+--- response_headers
+!Allow
 --- no_error_log
 [alert]
+[error]
+
+
+
+=== TEST 11: error_page 405 to a fib location: one Allow, not two
+--- config
+    location = /fib {
+        fib;
+        error_page 405 = @fib;
+    }
+    location @fib {
+        fib;
+    }
+--- request
+POST /fib?num=10
+--- error_code: 405
+--- response_body
+method POST is not allowed: use GET or HEAD
+--- response_headers
+Allow: GET, HEAD
+--- no_error_log
+[alert]
+[error]
+
+
+
+=== TEST 12: If-Match is evaluated before If-None-Match: 412, not 304
+--- config
+    location = /fib {
+        fib;
+    }
+--- request
+GET /fib?num=10
+--- more_headers
+If-None-Match: "fib-10"
+If-Match: "x"
+--- error_code: 412
+--- no_error_log
+[alert]
+[error]
+
+
+
+=== TEST 13: both match: 304
+--- config
+    location = /fib {
+        fib;
+    }
+--- request
+GET /fib?num=10
+--- more_headers
+If-None-Match: "fib-10"
+If-Match: "fib-10"
+--- error_code: 304
+--- response_body
+--- no_error_log
+[alert]
+[error]
