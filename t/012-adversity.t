@@ -149,7 +149,8 @@ stop_nginx();
 # {{{ nginx -s stop with tasks queued: they give up, nobody is killed
 
 # the worker posts all 20 (tasks=20), so that 19 sit in the pool's own
-# queue, which ngx_thread_pool_destroy() runs on a fast shutdown
+# queue, which ngx_thread_pool_destroy() runs on a fast shutdown; F(45)
+# so that the first is still running when the twentieth is posted
 start_server(log_level => 'info',
              main => 'thread_pool fib threads=1 max_queue=64;',
              http => <<"END");
@@ -162,7 +163,7 @@ start_server(log_level => 'info',
     }
 END
 
-my @conns = map { send_req('/fib?num=40') } 1 .. 20;
+my @conns = map { send_req('/fib?num=45') } 1 .. 20;
 $deadline = time + 10;
 sleep 0.05 until metric('fib_in_flight') eq '20' || time > $deadline;
 is(metric('fib_in_flight'), 20, 'stop: 20 tasks queued or running');
