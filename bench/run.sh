@@ -277,6 +277,33 @@ loop_per_request() {
         > "$WORK/$1.loop"
 }
 
+# What others ran on the machine meanwhile, in cores: the machine's busy
+# time (user, nice, system, steal) less this script's children (wrk,
+# corebench: bash's times) and the nginx workers named (all threads).
+# Softirqs are left out: loopback TCP's are this script's own.
+# cpu_mark WORKERS... sets MARK; in this shell, not in $(...), where
+# times would see a new process's children: none.
+HZ=$(getconf CLK_TCK)
+cpu_mark() {
+    local ours=0 w
+    for w in "$@"; do
+        ours=$((ours + $(awk '{ print $14 + $15 }' "/proc/$w/stat")))
+    done
+    times > "$WORK/times"
+    MARK="$(date +%s.%N) $(awk '/^cpu / { print $2 + $3 + $4 + $9 }' /proc/stat) $ours $(sed -n 2p "$WORK/times" | tr 'ms' '  ')"
+}
+# others_since MARK WORKERS...: prints the cores others used since MARK
+others_since() {
+    local mark=$1
+    shift
+    cpu_mark "$@"
+    echo "$mark $MARK" | awk -v hz="$HZ" '{
+        ours0 = $3 / hz + $4 * 60 + $5 + $6 * 60 + $7
+        ours1 = $10 / hz + $11 * 60 + $12 + $13 * 60 + $14
+        others = ($9 - $2) / hz - (ours1 - ours0)
+        printf "%.2f", (others > 0 ? others : 0) / ($8 - $1) }'
+}
+
 # isolation NAME HEAVY_URL CHEAP_URL: the probe while heavy load runs
 isolation() {
     wrk -t1 -c8 -d"$((DUR + 2))s" "$2" > "$WORK/wrk-$1-load.txt" &
@@ -373,6 +400,8 @@ heavy_normal=()
 fib_worker=$(worker_of fib)
 ret_worker=$(worker_of ret)
 for round in 1 2 3; do
+    cpu_mark "$fib_worker" "$ret_worker"
+    mark=$MARK
     "$BUILD/corebench" plain 2 30 "$DUR" > "$WORK/heavy_plain_$round.rate"
     before=$(loop_snapshot "$fib_worker")
     wrk_run "heavy_fib_$round" 2 8 "$fib/fib?num=30"
@@ -393,6 +422,8 @@ for round in 1 2 3; do
     loop_per_request "heavy_ret_$round" "$ret_worker" "$before"
     awk '/Requests\/sec/ { print $2 }' "$WORK/wrk-heavy_ret_$round.txt" \
         > "$WORK/heavy_ret_$round.rps"
+    others_since "$mark" "$fib_worker" "$ret_worker" \
+        > "$WORK/heavy_others_$round.cores"
     heavy+=("$(ratio3 "$(val "heavy_fib_$round" rps)" \
                      "$(cat "$WORK/heavy_plain_$round.rate")") $round")
     heavy_normal+=("$(ratio3 "$(val "heavy_fib_normal_$round" rps)" \
@@ -423,7 +454,7 @@ for round in 1 2 3; do
     against_ceiling+=("$mc")
     read -r fib_us fib_sw < "$WORK/heavy_fib_$round.loop"
     read -r ret_us ret_sw < "$WORK/heavy_ret_$round.loop"
-    ceiling_rows+="| $round | $plain | $(val "heavy_fib_$round" rps) | $m | $(cat "$WORK/heavy_ceiling_$round.rate") | $(val "heavy_ret_$round" rps) | $c | $mc | $fib_us / $fib_sw | $ret_us / $ret_sw |"$'\n'
+    ceiling_rows+="| $round | $plain | $(val "heavy_fib_$round" rps) | $m | $(cat "$WORK/heavy_ceiling_$round.rate") | $(val "heavy_ret_$round" rps) | $c | $mc | $fib_us / $fib_sw | $ret_us / $ret_sw | $(cat "$WORK/heavy_others_$round.cores") |"$'\n'
 done
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 ceiling=$(median3 "${ceilings[@]}")
@@ -474,9 +505,12 @@ echo "take from the recursion what they take from the module's pool; the"
 echo "module's ratio divided by the ceiling is what its own hand-off to the"
 echo "pool costs beyond that. Event loop: the worker's main thread over each"
 echo "wrk run (/proc, CPU time and voluntary context switches), per request."
+echo "Others' CPU: what processes not of this benchmark used during the round"
+echo "(/proc/stat's busy time less the benchmark's own), in cores of $(nproc):"
+echo "a round where it is above a few hundredths measured the neighbours too."
 echo
-echo "| round | limit/s | module/s | module × the limit | limit under HTTP/s | HTTP requests/s | ceiling | module × the ceiling | event loop, module: µs / switches | event loop, \`return 200\`: µs / switches |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| round | limit/s | module/s | module × the limit | limit under HTTP/s | HTTP requests/s | ceiling | module × the ceiling | event loop, module: µs / switches | event loop, \`return 200\`: µs / switches | others' CPU, cores |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 printf '%s' "$ceiling_rows"
 echo
 echo "Median ceiling $ceiling × the limit; the module $heavy_ceiling × the ceiling (median of the rounds)."
