@@ -280,7 +280,9 @@ loop_per_request() {
 # What others ran on the machine meanwhile, in cores: the machine's busy
 # time (user, nice, system, steal) less this script's children (wrk,
 # corebench: bash's times) and the nginx workers named (all threads).
-# Softirqs are left out: loopback TCP's are this script's own.
+# Softirqs are left out: loopback TCP's are this script's own.  The
+# kernel's ticks and the processes' times are counted apart, so a tenth
+# of a core either side of 0 is nobody else.
 # cpu_mark WORKERS... sets MARK; in this shell, not in $(...), where
 # times would see a new process's children: none.
 HZ=$(getconf CLK_TCK)
@@ -301,7 +303,7 @@ others_since() {
         ours0 = $3 / hz + $4 * 60 + $5 + $6 * 60 + $7
         ours1 = $10 / hz + $11 * 60 + $12 + $13 * 60 + $14
         others = ($9 - $2) / hz - (ours1 - ours0)
-        printf "%.2f", (others > 0 ? others : 0) / ($8 - $1) }'
+        printf "%.2f", others / ($8 - $1) }'
 }
 
 # isolation NAME HEAVY_URL CHEAP_URL: the probe while heavy load runs
@@ -507,7 +509,8 @@ echo "pool costs beyond that. Event loop: the worker's main thread over each"
 echo "wrk run (/proc, CPU time and voluntary context switches), per request."
 echo "Others' CPU: what processes not of this benchmark used during the round"
 echo "(/proc/stat's busy time less the benchmark's own), in cores of $(nproc):"
-echo "a round where it is above a few hundredths measured the neighbours too."
+echo "within about a tenth of a core either side of 0, nobody else ran; a round"
+echo "well above it measured the neighbours too."
 echo
 echo "| round | limit/s | module/s | module × the limit | limit under HTTP/s | HTTP requests/s | ceiling | module × the ceiling | event loop, module: µs / switches | event loop, \`return 200\`: µs / switches | others' CPU, cores |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
