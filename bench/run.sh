@@ -21,12 +21,13 @@ NDK_MODULE=/usr/lib/nginx/modules/ndk_http_module.so
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$BUILD/bench
 RESULTS=$HERE/results
-# BENCH_PORT moves all five, for a machine where another run holds them
+# BENCH_PORT moves all six, for a machine where another run holds them
 FIB_PORT=${BENCH_PORT:-18081}
 LUA_PORT=$((FIB_PORT + 1))
 QUEUE_PORT=$((FIB_PORT + 2))
 REFUSE_PORT=$((FIB_PORT + 3))
 RET_PORT=$((FIB_PORT + 4))
+INLINE_PORT=$((FIB_PORT + 5))
 
 only_heavy=0
 [ "${BENCH_ONLY:-}" = heavy ] && only_heavy=1
@@ -155,6 +156,22 @@ http {
     }
 }"
 
+# no pool, a worker per core: heavy work in the event loops, no hand-off
+start_nginx inline "
+load_module $MODULE;
+worker_processes 2;
+error_log @DIR@/logs/error.log warn;
+pid @DIR@/logs/nginx.pid;
+events { worker_connections 1024; }
+http {
+    $common_http
+    $temp_paths
+    server {
+        listen 127.0.0.1:$INLINE_PORT;
+        location = /fib { fib; fib_thread_pool off; fib_inline_max_cost 3ms; }
+    }
+}"
+
 start_nginx queue "$(overload_conf $QUEUE_PORT 1024)"
 start_nginx refuse "$(overload_conf $REFUSE_PORT 0)"
 
@@ -198,6 +215,7 @@ fi
 fib=http://127.0.0.1:$FIB_PORT
 lua=http://127.0.0.1:$LUA_PORT
 ret=http://127.0.0.1:$RET_PORT
+inline=http://127.0.0.1:$INLINE_PORT
 
 check() {
     local got
@@ -211,6 +229,7 @@ check() {
 check "$fib/fib?num=30" 832040
 check "$fib/fib_off?num=10" 55
 check "$ret/ret" 832040
+check "$inline/fib?num=30" 832040
 if [ $have_lua = 1 ]; then
     check "$lua/lua?num=30" 832040
     check "$lua/lua_thread?num=30" 832040
@@ -254,6 +273,7 @@ ratio3() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0) ? a / b : 0 }
 # its CPU time in ns (schedstat, else the clock ticks of stat) and its
 # voluntary context switches (it slept: epoll_wait, a lock)
 worker_of() { pgrep -P "$(cat "$WORK/$1/logs/nginx.pid")" | head -1; }
+workers_of() { pgrep -P "$(cat "$WORK/$1/logs/nginx.pid")" | paste -sd' ' -; }
 
 loop_snapshot() {
     local t=/proc/$1/task/$1 ns
@@ -401,8 +421,10 @@ heavy=()
 heavy_normal=()
 fib_worker=$(worker_of fib)
 ret_worker=$(worker_of ret)
+# the benchmark's own nginx workers in this section, for others' CPU
+read -ra ours <<< "$fib_worker $ret_worker $(workers_of inline)"
 for round in 1 2 3; do
-    cpu_mark "$fib_worker" "$ret_worker"
+    cpu_mark "${ours[@]}"
     mark=$MARK
     "$BUILD/corebench" plain 2 30 "$DUR" > "$WORK/heavy_plain_$round.rate"
     before=$(loop_snapshot "$fib_worker")
@@ -411,6 +433,9 @@ for round in 1 2 3; do
     # the pool's threads in the normal class, as the plain ones are:
     # idle ones give way to whatever else runs on the machine
     wrk_run "heavy_fib_normal_$round" 2 8 "$fib/fib_normal?num=30"
+    # no hand-off at all: a worker per core computing in its event loop,
+    # the isolation of section 3 given up
+    wrk_run "heavy_inline_$round" 2 8 "$inline/fib?num=30"
     # the ceiling: wrk paced to the module's rate (bench/lua/pace.lua),
     # a second longer on each side than the plain recursion it loads
     rate=$(val "heavy_fib_$round" rps)
@@ -424,7 +449,7 @@ for round in 1 2 3; do
     loop_per_request "heavy_ret_$round" "$ret_worker" "$before"
     awk '/Requests\/sec/ { print $2 }' "$WORK/wrk-heavy_ret_$round.txt" \
         > "$WORK/heavy_ret_$round.rps"
-    others_since "$mark" "$fib_worker" "$ret_worker" \
+    others_since "$mark" "${ours[@]}" \
         > "$WORK/heavy_others_$round.cores"
     heavy+=("$(ratio3 "$(val "heavy_fib_$round" rps)" \
                      "$(cat "$WORK/heavy_plain_$round.rate")") $round")
@@ -447,6 +472,7 @@ normal_plain_rate=$(cat "$WORK/heavy_plain_$normal_round.rate")
 ceiling_rows=""
 ceilings=()
 against_ceiling=()
+inlines=()
 for round in 1 2 3; do
     plain=$(cat "$WORK/heavy_plain_$round.rate")
     m=$(ratio3 "$(val "heavy_fib_$round" rps)" "$plain")
@@ -456,10 +482,13 @@ for round in 1 2 3; do
     against_ceiling+=("$mc")
     read -r fib_us fib_sw < "$WORK/heavy_fib_$round.loop"
     read -r ret_us ret_sw < "$WORK/heavy_ret_$round.loop"
-    ceiling_rows+="| $round | $plain | $(val "heavy_fib_$round" rps) | $m | $(cat "$WORK/heavy_ceiling_$round.rate") | $(val "heavy_ret_$round" rps) | $c | $mc | $fib_us / $fib_sw | $ret_us / $ret_sw | $(cat "$WORK/heavy_others_$round.cores") |"$'\n'
+    inl=$(ratio3 "$(val "heavy_inline_$round" rps)" "$plain")
+    inlines+=("$inl")
+    ceiling_rows+="| $round | $plain | $(val "heavy_fib_$round" rps) | $m | $(cat "$WORK/heavy_ceiling_$round.rate") | $(val "heavy_ret_$round" rps) | $c | $mc | $fib_us / $fib_sw | $ret_us / $ret_sw | $inl ($(ratio3 "$inl" "$c")) | $(cat "$WORK/heavy_others_$round.cores") |"$'\n'
 done
 median3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 ceiling=$(median3 "${ceilings[@]}")
+inline_limit=$(median3 "${inlines[@]}")
 heavy_ceiling=$(median3 "${against_ceiling[@]}")
 list() { printf '%s\n' "$@" | paste -sd, - | sed 's/,/, /g'; }
 
@@ -509,16 +538,20 @@ echo "divided by the ceiling is the share of what HTTP leaves that the module"
 echo "keeps, the rest going to what it adds to \`return 200\`, chiefly the"
 echo "hand-off to the pool and back. Event loop: the worker's main thread over each"
 echo "wrk run (/proc, CPU time and voluntary context switches), per request."
+echo "No pool, 2 workers: the same requests to nginx with \`worker_processes 2\`"
+echo "and \`fib_thread_pool off\`, each F(30) in an event loop: no hand-off and no"
+echo "wake-up per computation, but every other request of that worker waits"
+echo "for it (section 3's isolation given up)."
 echo "Others' CPU: what processes not of this benchmark used during the round"
 echo "(/proc/stat's busy time less the benchmark's own), in cores of $(nproc):"
 echo "within about a tenth of a core either side of 0, nobody else ran; a round"
 echo "well above it measured the neighbours too."
 echo
-echo "| round | limit/s | module/s | module × the limit | limit under HTTP/s | HTTP requests/s | ceiling | module × the ceiling | event loop, module: µs / switches | event loop, \`return 200\`: µs / switches | others' CPU, cores |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| round | limit/s | module/s | module × the limit | limit under HTTP/s | HTTP requests/s | ceiling | module × the ceiling | event loop, module: µs / switches | event loop, \`return 200\`: µs / switches | no pool, 2 workers: × the limit (× the ceiling) | others' CPU, cores |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 printf '%s' "$ceiling_rows"
 echo
-echo "Median ceiling $ceiling × the limit; the module $heavy_ceiling × the ceiling (median of the rounds)."
+echo "Median ceiling $ceiling × the limit; the module $heavy_ceiling × the ceiling; no pool, 2 workers: $inline_limit × the limit (medians of the rounds)."
 }
 
 if [ $only_heavy = 1 ]; then
