@@ -167,7 +167,10 @@ http {
     $common_http
     $temp_paths
     server {
-        listen 127.0.0.1:$INLINE_PORT;
+        # reuseport: the kernel spreads wrk's 8 connections over both
+        # workers (without it one worker may accept them all, and compute
+        # on one core)
+        listen 127.0.0.1:$INLINE_PORT reuseport;
         location = /fib { fib; fib_thread_pool off; fib_inline_max_cost 3ms; }
     }
 }"
