@@ -80,7 +80,7 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
 .PHONY: all build configure install uninstall deps deps-build deps-test \
         deps-valgrind deps-prometheus \
         deps-bench deps-fuzz run test test-unit test-nginx test-valgrind \
-        test-asan bench sizing fuzz soak deb test-deb test-builds version help \
+        test-asan bench bench-heavy sizing fuzz soak deb test-deb test-builds version help \
         clean
 
 all: build ## the same as make build
@@ -321,6 +321,12 @@ $(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \
 bench: build deps-bench ## throughput and latency against baselines
 	$(MAKE) --no-print-directory $(BUILD)/corebench
 	bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+
+# section 2 alone (build/bench/HEAVY.md): heavy against the limit and
+# the ceiling HTTP leaves, without touching bench/results/
+bench-heavy: build deps-bench ## make bench's heavy section alone (build/bench/HEAVY.md)
+	$(MAKE) --no-print-directory $(BUILD)/corebench
+	BENCH_ONLY=heavy bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
 
 # examples/cluster/ measured: what one backend core computes, what one
 # front core serves from its cache
