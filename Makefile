@@ -8,6 +8,10 @@ SHELL := /bin/bash
 PORT        ?= 8080
 BUILD       ?= $(CURDIR)/build
 NGINX       ?= /usr/sbin/nginx
+# make puts a command line's NGINX=... in every recipe's environment,
+# where nginx takes it for sockets inherited from an old binary: it
+# would not daemonize, and the suite would wait for it for ever
+unexport NGINX
 # nginx's sources: Debian's nginx-dev, or any upstream source tree
 NGINX_SRC   ?= /usr/share/nginx/src
 
@@ -309,7 +313,7 @@ test-builds: deps ## upstream nginx source: dynamic, static, no threads
 
 soak: build ## bounded mixed load: aborts, reloads, 412s, SSI, HTTP/2
 	$(call install_missing,wrk curl nghttp2-client)
-	bash soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
+	NGINX_BINARY=$(NGINX) bash soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
 # the core alone, compiled as the module is: the single-thread baseline
 $(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \
@@ -320,19 +324,19 @@ $(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \
 
 bench: build deps-bench ## throughput and latency against baselines
 	$(MAKE) --no-print-directory $(BUILD)/corebench
-	bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+	NGINX_BINARY=$(NGINX) bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
 
 # section 2 alone (build/bench/HEAVY.md): heavy against the limit and
 # the ceiling HTTP leaves, without touching bench/results/
 bench-heavy: build deps-bench ## make bench's heavy section alone (build/bench/HEAVY.md)
 	$(MAKE) --no-print-directory $(BUILD)/corebench
-	BENCH_ONLY=heavy bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+	BENCH_ONLY=heavy NGINX_BINARY=$(NGINX) bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
 
 # examples/cluster/ measured: what one backend core computes, what one
 # front core serves from its cache
 sizing: build deps-bench ## per-core figures for examples/cluster/ (bench/results/SIZING.md)
 	$(MAKE) --no-print-directory $(BUILD)/corebench
-	bash bench/sizing.sh $(MODULE) $(BUILD) $(SIZING_SECONDS)
+	NGINX_BINARY=$(NGINX) bash bench/sizing.sh $(MODULE) $(BUILD) $(SIZING_SECONDS)
 
 # make run serves examples/nginx.conf, the README's Synopsis, with the
 # module just built, PORT, and its logs, pid and temporary files in

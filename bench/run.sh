@@ -14,7 +14,9 @@ set -euo pipefail
 MODULE=$1
 BUILD=$2
 DUR=${3:-6}
-NGINX=${NGINX:-/usr/sbin/nginx}
+# NGINX_BINARY, not NGINX: nginx takes an NGINX in its environment for
+# sockets inherited from an old binary, and would not daemonize
+NGINX=${NGINX_BINARY:-/usr/sbin/nginx}
 LUA_MODULE=/usr/lib/nginx/modules/ngx_http_lua_module.so
 NDK_MODULE=/usr/lib/nginx/modules/ndk_http_module.so
 

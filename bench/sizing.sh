@@ -15,7 +15,9 @@ MODULE=$1
 BUILD=$2
 DUR=${3:-2}
 ROUNDS=${SIZING_ROUNDS:-2}
-NGINX=${NGINX:-/usr/sbin/nginx}
+# NGINX_BINARY, not NGINX: nginx takes an NGINX in its environment for
+# sockets inherited from an old binary, and would not daemonize
+NGINX=${NGINX_BINARY:-/usr/sbin/nginx}
 BASE=${SIZING_PORT:-18090}
 # a backend is sized to run at this share of its capacity: beyond it,
 # bursts fill the pool's queue and turn into 503s

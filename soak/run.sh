@@ -17,7 +17,9 @@ set -euo pipefail
 MODULE=$1
 BUILD=$2
 SECONDS_TOTAL=${3:-120}
-NGINX=${NGINX:-/usr/sbin/nginx}
+# NGINX_BINARY, not NGINX: nginx takes an NGINX in its environment for
+# sockets inherited from an old binary, and would not daemonize
+NGINX=${NGINX_BINARY:-/usr/sbin/nginx}
 PORT=${SOAK_PORT:-18085}
 H2PORT=$((PORT + 1))
 HERE=$(cd "$(dirname "$0")" && pwd)
