@@ -227,6 +227,24 @@ sub worker_pids {
     return @pids;
 }
 
+# An unprivileged master's descriptors in flight to its workers (each
+# new worker's channel, sent to every other) count against its soft
+# RLIMIT_NOFILE: past it sendmsg() fails with ETOOMANYREFS, as in a
+# reload of 40 workers by an ordinary user.  Root is exempt; anyone may
+# raise the soft limit to the hard one, and nginx inherits it from here.
+my $nofile_raised;
+
+sub raise_nofile {
+    return if $> == 0 || $nofile_raised++;
+
+    my $hard = `sh -c 'ulimit -Hn'`;
+    chomp $hard;
+
+    system('prlimit', "--pid=$$", "--nofile=$hard:$hard") == 0
+        or die "cannot raise the soft limit of descriptors to $hard\n"
+        if $hard =~ /^(\d+|unlimited)$/;
+}
+
 # nginx -t, then start the written configuration and wait until it
 # listens on its port with a worker; a file whose server does not start
 # dies with what nginx said
@@ -238,6 +256,8 @@ sub launch_nginx {
     die "$self->{name}: nginx -t refuses the configuration:\n$out" if !$ok;
 
     unlink "$root/logs/nginx.pid";
+
+    raise_nofile();
 
     system($nginx, $self->nginx_args) == 0
         or die "$self->{name}: nginx did not start\n";
