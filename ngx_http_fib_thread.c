@@ -104,16 +104,11 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 static void
 ngx_http_fib_keep(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
 {
-    /* not cancelable: an exiting worker waits for the completion */
-    ctx->watch.handler = ngx_http_fib_watch_handler;
-    ctx->watch.data = ctx;
-    ctx->watch.log = r->connection->log;
-    ngx_add_timer(&ctx->watch, ngx_http_fib_watch_time(ctx));
-
     /*
      * Only the completion answers now: blocked keeps r->pool, which the
      * thread writes into (r->aio would also stop post_action's upstream).
      * Read events go to the active request: each watches its client.
+     * Write events too: HTTP/3's STOP_SENDING arrives as one.
      */
     r->main->blocked++;
     r->main->count++;
@@ -122,6 +117,15 @@ ngx_http_fib_keep(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
     if (!r->main->discard_body) {
         r->read_event_handler = ngx_http_test_reading;
     }
+
+    /*
+     * Not cancelable: an exiting worker waits for the completion.  Armed
+     * once the read handler is chosen: its first tick depends on it.
+     */
+    ctx->watch.handler = ngx_http_fib_watch_handler;
+    ctx->watch.data = ctx;
+    ctx->watch.log = r->connection->log;
+    ngx_add_timer(&ctx->watch, ngx_http_fib_watch_time(ctx));
 }
 
 
@@ -245,13 +249,26 @@ ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx)
 
 
 /*
- * Whether the client has gone, asked of the connection itself as
- * ngx_http_test_reading() asks: a discard that read the client's close
- * leaves eof, a reset leaves error, and after a discard nobody reads,
- * so a close is only epoll's pending_eof or what a peek finds.  A peek
- * consumes nothing: a pipelined request stays for nginx.  HTTP/2
- * streams share their connection, and nginx marks a reset stream's own
- * connection itself: no peek there.
+ * Whether the client has gone, judged per protocol as nginx judges it
+ * in ngx_http_test_reading() and
+ * ngx_http_upstream_check_broken_connection(): first what nginx marked
+ * on the request's connection, then the socket, and only where the
+ * request owns one.
+ *
+ *   HTTP/2  a stream shares its connection; nginx marks a reset
+ *           stream's own connection (c->error) itself.
+ *   HTTP/3  a stream is no socket: c->fd is the UDP socket every client
+ *           shares, and the read side's eof is only the request's FIN.
+ *           RESET_STREAM marks the read side, STOP_SENDING the write
+ *           side, a closed connection both.
+ *   HTTP/1  the connection is the request's own: a discard that read
+ *           the client's close leaves eof, a reset leaves error, and
+ *           after a discard nobody reads, so a close is only epoll's
+ *           pending_eof or what a peek finds.  A peek consumes nothing:
+ *           a pipelined request stays for nginx.
+ *
+ * Any other version is a protocol this code does not know: only what
+ * nginx marked counts, and no socket is read.
  */
 
 static ngx_int_t
@@ -264,7 +281,7 @@ ngx_http_fib_client_gone(ngx_http_request_t *r)
 
     c = r->connection;
 
-    if (c->error || c->read->eof) {
+    if (c->error) {
         return 1;
     }
 
@@ -273,6 +290,24 @@ ngx_http_fib_client_gone(ngx_http_request_t *r)
         return 0;
     }
 #endif
+
+#if (NGX_HTTP_V3)
+    if (c->quic != NULL) {
+        if (!c->read->error && !c->write->error) {
+            return 0;
+        }
+
+        goto gone;
+    }
+#endif
+
+    if (r->main->http_version > NGX_HTTP_VERSION_11) {
+        return 0;
+    }
+
+    if (c->read->eof) {
+        goto gone;
+    }
 
     if (!c->read->pending_eof) {
         n = recv(c->fd, (char *) buf, 1, MSG_PEEK);
@@ -292,8 +327,11 @@ ngx_http_fib_client_gone(ngx_http_request_t *r)
         }
     }
 
-    /* as ngx_http_test_reading() leaves it: nginx sends nothing more */
     c->read->eof = 1;
+
+gone:
+
+    /* as ngx_http_test_reading() leaves it: nginx sends nothing more */
     c->error = 1;
 
     return 1;
@@ -433,6 +471,18 @@ ngx_http_fib_pending(ngx_http_request_t *r)
 {
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: waiting for the thread pool");
+
+    /*
+     * A write event before there is anything to write: HTTP/3's
+     * STOP_SENDING, or a closed connection.  As nginx's upstream does
+     * on its write events, a client that has gone ends the request;
+     * the cleanup cancels the task, and the completion finalizes.
+     */
+    if (ngx_http_fib_client_gone(r)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "client prematurely closed connection");
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+    }
 }
 
 
