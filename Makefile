@@ -49,6 +49,12 @@ LIBS        := -luriparser -lgmp -lm
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
 DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
 DEB_VALGRIND := valgrind
+# HTTP/3 clients for t/029-http3.t, which runs where nginx has HTTP/3:
+# Debian's ngtcp2 client, and ours on the same libraries
+DEB_H3      := ngtcp2-client libngtcp2-dev libngtcp2-crypto-gnutls-dev \
+               libnghttp3-dev libgnutls28-dev pkg-config openssl
+H3CLIENT    := $(BUILD)/h3client
+H3_PKGS     := libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls
 # a real Prometheus scrapes the status page in t/021-prometheus.t
 DEB_PROMETHEUS := prometheus
 DEB_BENCH   := wrk gnuplot-nox curl valgrind
@@ -82,7 +88,7 @@ TEST_ENV = TEST_NGINX_BINARY=$(NGINX) \
            PERL5LIB=$(TEST_PERL5LIB)
 
 .PHONY: all build configure install uninstall deps deps-build deps-test \
-        deps-valgrind deps-prometheus \
+        deps-valgrind deps-prometheus deps-quic \
         deps-bench deps-fuzz run test test-unit test-nginx test-valgrind \
         test-asan bench bench-heavy sizing fuzz soak deb test-deb test-builds version help \
         clean
@@ -136,6 +142,9 @@ deps-test: ## install the Debian packages missing to test
 deps-valgrind: ## install valgrind if missing
 	$(call install_missing,$(DEB_VALGRIND))
 
+deps-quic: ## install the HTTP/3 clients' packages if missing
+	$(call install_missing,$(DEB_H3))
+
 # Debian's prometheus starts its service (on every address) when it is
 # installed: a policy-rc.d, unless the machine has one, keeps it stopped;
 # the test starts its own on 127.0.0.1.
@@ -162,15 +171,18 @@ NO_SOURCES := no nginx sources in NGINX_SRC=$(NGINX_SRC): install \
 # The one configure recipe (build, test-asan, test-builds): NGINX_SRC
 # copied to $(1), so that nothing under /usr is written, and configured
 # there with Debian's flags when it has them, $(NGX_CONFIGURE) and the
-# module; $(2) and $(3) the compiler's and the linker's options.
+# module; $(2) and $(3) the compiler's and the linker's options.  A
+# release has ./configure, a git checkout of nginx keeps it in auto/.
 define configure_nginx
-	@[ -x $(NGINX_SRC)/configure ] || { echo "$(NO_SOURCES)"; exit 1; }
+	@[ -x $(NGINX_SRC)/configure ] || [ -x $(NGINX_SRC)/auto/configure ] \
+	    || { echo "$(NO_SOURCES)"; exit 1; }
 	rm -rf $(1)
 	mkdir -p $(1)
 	cp -r $(NGINX_SRC)/. $(1)
 	cd $(1) && NGX_CONF_FLAGS=() \
 	    && { [ ! -e conf_flags ] || . ./conf_flags; } \
-	    && ./configure "$${NGX_CONF_FLAGS[@]}" $(NGX_CONFIGURE) \
+	    && cfg=./configure && { [ -x $$cfg ] || cfg=auto/configure; } \
+	    && $$cfg "$${NGX_CONF_FLAGS[@]}" $(NGX_CONFIGURE) \
 	        --with-cc-opt="$(2)" --with-ld-opt="$(3)" \
 	        $(NGX_MODULE_ADD)=$(CURDIR) > $(1)/configure.log 2>&1 \
 	    || { cat $(1)/configure.log; exit 1; }
@@ -210,18 +222,24 @@ $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	$(CC) $(UNIT_CFLAGS) -DFIB_COUNT_CALLS=1 -I. -o $@ \
 	    t/unit/test_fib_core.c fib_core.c -lcmocka $(LIBS)
 
+# the HTTP/3 client that resets and stops streams at chosen moments
+$(H3CLIENT): t/h3/h3client.c
+	mkdir -p $(BUILD)
+	$(CC) $(UNIT_CFLAGS) -o $@ t/h3/h3client.c \
+	    $$(pkg-config --cflags --libs $(H3_PKGS))
+
 test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
 # prove runs the unit tests too: t/028-core-unit.t runs $(UNIT)
-test-nginx: deps-build build deps-test deps-prometheus $(UNIT) ## the whole suite: prove -r t
+test-nginx: deps-build deps-test deps-prometheus build $(UNIT) ## the whole suite: prove -r t
 	$(TEST_ENV) prove -r t
 
 test: test-nginx ## build, then every test (prove -r t, the unit tests too)
 
 # valgrind prints its findings on stderr; any of them fails the run
-test-valgrind: deps-build build deps-test deps-valgrind $(UNIT) ## the suite under valgrind
+test-valgrind: deps-build deps-test deps-valgrind build $(UNIT) ## the suite under valgrind
 	set -o pipefail; \
 	$(TEST_ENV) TEST_NGINX_USE_VALGRIND=1 prove -r t \
 	    2> >(tee $(BUILD)/valgrind.log >&2); rc=$$?; \
@@ -306,9 +324,11 @@ test-deb: deb ## install the package here, test it, remove it
 	$(call install_missing,curl lintian)
 	bash debian/tests/run.sh $(BUILD)/deb
 
-test-builds: deps ## upstream nginx source: dynamic, static, no threads
+# NGINX_TREE=/path: the user's own nginx source tree instead of Debian's
+test-builds: deps deps-prometheus deps-quic $(UNIT) $(H3CLIENT) ## nginx's own source (or NGINX_TREE): dynamic, static, no threads
 	$(call install_missing,$(DEB_SRCBUILD))
-	TEST_NGINX_PORT=$(TEST_NGINX_PORT) \
+	TEST_NGINX_PORT=$(TEST_NGINX_PORT) TEST_FIB_UNIT=$(UNIT) \
+	TEST_FIB_H3CLIENT=$(H3CLIENT) NGINX_TREE=$(NGINX_TREE) \
 	    bash builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
 
 soak: build ## bounded mixed load: aborts, reloads, 412s, SSI, HTTP/2
