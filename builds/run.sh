@@ -3,31 +3,43 @@
 # make test-builds: the module against nginx's own source, as users build
 # it outside Debian.  The source is the pristine upstream tarball of
 # Debian's nginx source packages, fetched with apt-get source through a
-# private apt configuration, so the machine's apt setup is not changed.
-# Four builds, each followed by the whole test suite:
+# private apt configuration, so the machine's apt setup is not changed;
+# or, with NGINX_TREE=/path, a source tree the user already has (a
+# release tarball unpacked, or a git checkout of nginx, which keeps
+# configure in auto/), copied before it is configured.  Each build is
+# followed by the whole test suite:
 #
 #   dynamic         ./configure --with-compat --with-threads
 #                       --add-dynamic-module
 #   static          ./configure --with-threads --add-module
 #   nothreads       ./configure --add-module      (no thread pools at all)
-#   trixie-dynamic  nginx 1.26 of Debian 13 (trixie):
-#                   ./configure --with-compat --with-threads
-#                       --with-http_v2_module --with-http_ssl_module
-#                       --add-dynamic-module
+#   trixie-dynamic  nginx 1.26 of Debian 13 (trixie), as dynamic
+#   tree-dynamic, tree-static, tree-nothreads
+#                   NGINX_TREE, as dynamic, static and nothreads
 #
 # The first three use the version of the machine's own nginx (1.22 on
-# Debian 12), the last the version that Debian 13 ships.  Every build
-# also has the addition, auth_request and sub modules, which the tests
-# of the configurations around a fib location use.
+# Debian 12), trixie-dynamic the version that Debian 13 ships.  Without
+# BUILDS, the four Debian builds run, or the three tree builds when
+# NGINX_TREE is set.  Every build also has what the suite tests around
+# a fib location: HTTP/2 and SSL, HTTP/3 where the source has it (nginx
+# 1.25 and later), and the addition, auth_request and sub modules.  The
+# last lines say each build's result, one line each.
 #
-# usage: builds/run.sh REPO BUILD_DIR [BUILD...]
+# usage: [NGINX_TREE=/path] builds/run.sh REPO BUILD_DIR [BUILD...]
 
 set -euo pipefail
 
 REPO=$1
 BUILD=$2
 shift 2
-BUILDS=${*:-dynamic static nothreads trixie-dynamic}
+NGINX_TREE=${NGINX_TREE:-}
+
+if [ -n "$NGINX_TREE" ]; then
+    NGINX_TREE=$(cd "$NGINX_TREE" && pwd)
+    BUILDS=${*:-tree-dynamic tree-static tree-nothreads}
+else
+    BUILDS=${*:-dynamic static nothreads trixie-dynamic}
+fi
 
 WORK=$BUILD/builds
 
@@ -95,6 +107,13 @@ fetch_source() {
 
     [ -d "$dir/nginx-src" ] && return 0
 
+    if [ "$series" = tree ]; then
+        [ -n "$NGINX_TREE" ] || { echo "test-builds: NGINX_TREE is not set"; exit 2; }
+        [ -x "$NGINX_TREE/configure" ] || [ -x "$NGINX_TREE/auto/configure" ] \
+            || { echo "test-builds: no configure in $NGINX_TREE"; exit 2; }
+        return 0
+    fi
+
     mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" \
              "$apt/sources.list.d"
 
@@ -133,42 +152,61 @@ fetch_source() {
         "$dir/nginx-src/src/core/nginx.h") from $(basename "$orig")"
 }
 
+# the source of a series: the tree as given, or what fetch_source unpacked
+source_of() {
+    if [ "$1" = tree ]; then
+        echo "$NGINX_TREE"
+    else
+        echo "$WORK/$1/nginx-src"
+    fi
+}
+
 failed=0
+results=()
 
 for b in $BUILDS; do
-    series=installed
-    add=--add-dynamic-module
     case $b in
+    dynamic|static|nothreads)
+        series=installed; kind=$b ;;
+    trixie-dynamic|tree-dynamic|tree-static|tree-nothreads)
+        series=${b%%-*}; kind=${b#*-} ;;
+    *)
+        echo "test-builds: unknown build $b"; exit 2 ;;
+    esac
+
+    add=--add-dynamic-module
+    case $kind in
     dynamic)
         flags="--with-compat --with-threads" ;;
     static)
         flags="--with-threads"; add=--add-module ;;
     nothreads)
         flags=""; add=--add-module ;;
-    trixie-dynamic)
-        # what the tests use beyond the default modules: HTTP/2, SSL
-        series=trixie
-        flags="--with-compat --with-threads --with-http_v2_module"
-        flags="$flags --with-http_ssl_module" ;;
-    *)
-        echo "test-builds: unknown build $b"; exit 2 ;;
     esac
 
-    # the modules around a fib location that the suite's tests use
+    fetch_source $series
+    src=$(source_of $series)
+
+    # what the suite tests beyond the default modules: HTTP/2 over TLS
+    # and cleartext, HTTP/3 where the source has it, and the modules
+    # around a fib location
+    flags="$flags --with-http_v2_module --with-http_ssl_module"
+    [ -d "$src/src/http/v3" ] && flags="$flags --with-http_v3_module"
     flags="$flags --with-http_addition_module --with-http_auth_request_module"
     flags="$flags --with-http_sub_module"
 
-    fetch_source $series
-
     dir=$WORK/$b
+    version=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' \
+        "$src/src/core/nginx.h")
 
     start=$SECONDS
-    echo "test-builds: $b: ./configure --with-debug $flags $add=$REPO"
+    echo "test-builds: $b: nginx $version: ./configure --with-debug $flags" \
+         "$add=$REPO"
 
     # the Makefile's configure recipe, on the upstream source, then the
     # whole nginx
     make --no-print-directory -C "$REPO" configure \
-        NGINX_SRC="$WORK/$series/nginx-src" NGX_BUILD="$dir" \
+        NGINX_SRC="$src" NGX_BUILD="$dir" \
         NGX_CONFIGURE="--with-debug $flags" NGX_MODULE_ADD=$add \
         CC_OPT=-O2 LD_OPT= > "$WORK/$b.configure.log" 2>&1 \
         || { tail -30 "$WORK/$b.configure.log"; exit 1; }
@@ -189,11 +227,15 @@ for b in $BUILDS; do
                        || echo "$REPO/t/lib${PERL5LIB:+:$PERL5LIB}") \
             prove -r t)
     then
-        echo "test-builds: $b: passed in $((SECONDS - start)) s"
+        result="passed in $((SECONDS - start)) s"
     else
-        echo "test-builds: $b: FAILED"
+        result="FAILED"
         failed=1
     fi
+    echo "test-builds: $b: $result"
+    results+=("test-builds: $b (nginx $version): $result")
 done
+
+printf '%s\n' "${results[@]}"
 
 exit $failed

@@ -7,16 +7,17 @@ use strict;
 use warnings;
 
 use File::Basename qw(dirname);
-use File::Spec;
+use Cwd qw(abs_path);
 
-my $root = File::Spec->rel2abs(dirname(__FILE__) . '/..');
+# the Makefile names its targets from its own, real directory
+my $root = abs_path(dirname(__FILE__) . '/..');
 my $unit = $ENV{TEST_FIB_UNIT};
 
 if (!defined $unit || $unit eq '') {
     $unit = "$root/build/test_fib_core";
 
-    if (system('make', '--no-print-directory', '-s', '-C', $root,
-               'build/test_fib_core') != 0)
+    if (system('make', '--no-print-directory', '-s', '-C', $root, $unit)
+        != 0)
     {
         print "Bail out! cannot build $unit with make\n";
         exit 1;
