@@ -104,6 +104,7 @@ usage(void)
     exit(1);
 }
 
+
 static ngtcp2_tstamp
 now_ns(void)
 {
@@ -113,6 +114,7 @@ now_ns(void)
 
     return (ngtcp2_tstamp) ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
+
 
 static void
 stream_end(h3c_stream_t *s)
@@ -143,6 +145,7 @@ stream_end(h3c_stream_t *s)
     }
 }
 
+
 static void
 stream_reset(h3c_stream_t *s, uint64_t code)
 {
@@ -152,6 +155,7 @@ stream_reset(h3c_stream_t *s, uint64_t code)
         stream_end(s);
     }
 }
+
 
 static void
 set_app_error(uint64_t code)
@@ -163,6 +167,7 @@ set_app_error(uint64_t code)
         c.err_set = 1;
     }
 }
+
 
 static void
 finish(int rc, int tell_peer)
@@ -190,6 +195,7 @@ finish(int rc, int tell_peer)
     exit(rc);
 }
 
+
 static void
 fatal(const char *what, int liberr)
 {
@@ -208,6 +214,7 @@ fatal(const char *what, int liberr)
     finish(1, liberr != NGTCP2_ERR_IDLE_CLOSE);
 }
 
+
 static void
 credit(int64_t id, uint64_t n)
 {
@@ -219,6 +226,7 @@ credit(int64_t id, uint64_t n)
     ngtcp2_conn_extend_max_stream_offset(c.conn, id, n);
     ngtcp2_conn_extend_max_offset(c.conn, n);
 }
+
 
 /* nghttp3 callbacks: the HTTP/3 side of the streams */
 
@@ -247,6 +255,7 @@ h3_recv_header(nghttp3_conn *h3, int64_t id, int32_t token,
     return 0;
 }
 
+
 static int
 h3_recv_data(nghttp3_conn *h3, int64_t id, const uint8_t *data, size_t len,
     void *cd, void *sd)
@@ -265,6 +274,7 @@ h3_recv_data(nghttp3_conn *h3, int64_t id, const uint8_t *data, size_t len,
     return 0;
 }
 
+
 static int
 h3_deferred_consume(nghttp3_conn *h3, int64_t id, size_t n, void *cd,
     void *sd)
@@ -274,6 +284,7 @@ h3_deferred_consume(nghttp3_conn *h3, int64_t id, size_t n, void *cd,
     return 0;
 }
 
+
 static int
 h3_end_stream(nghttp3_conn *h3, int64_t id, void *cd, void *sd)
 {
@@ -281,6 +292,7 @@ h3_end_stream(nghttp3_conn *h3, int64_t id, void *cd, void *sd)
 
     return 0;
 }
+
 
 static int
 h3_abort(nghttp3_conn *h3, int64_t id, uint64_t code, void *cd, void *sd)
@@ -300,12 +312,14 @@ h3_abort(nghttp3_conn *h3, int64_t id, uint64_t code, void *cd, void *sd)
     return ngtcp2_conn_shutdown_stream(c.conn, id, code) ? -1 : 0;
 }
 
+
 static nghttp3_ssize
 h3_read_nothing(nghttp3_conn *h3, int64_t id, nghttp3_vec *vec,
     size_t veccnt, uint32_t *pflags, void *cd, void *sd)
 {
     return NGHTTP3_ERR_WOULDBLOCK;  /* a body never ready: no FIN sent */
 }
+
 
 /* ngtcp2 callbacks: the QUIC side */
 
@@ -346,6 +360,7 @@ q_handshake_completed(ngtcp2_conn *conn, void *ud)
     return 0;
 }
 
+
 static int
 q_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id,
     uint64_t offset, const uint8_t *data, size_t len, void *ud, void *sd)
@@ -366,12 +381,14 @@ q_recv_stream_data(ngtcp2_conn *conn, uint32_t flags, int64_t id,
     return 0;
 }
 
+
 static int
 q_acked_stream_data_offset(ngtcp2_conn *conn, int64_t id, uint64_t offset,
     uint64_t len, void *ud, void *sd)
 {
     return nghttp3_conn_add_ack_offset(c.h3, id, len) ? -1 : 0;
 }
+
 
 static int
 q_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t code,
@@ -412,6 +429,7 @@ q_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t id, uint64_t code,
     return 0;
 }
 
+
 static int
 q_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size,
     uint64_t code, void *ud, void *sd)
@@ -421,6 +439,7 @@ q_stream_reset(ngtcp2_conn *conn, int64_t id, uint64_t final_size,
     return nghttp3_conn_shutdown_stream_read(c.h3, id) ? -1 : 0;
 }
 
+
 static int
 q_extend_max_stream_data(ngtcp2_conn *conn, int64_t id, uint64_t max,
     void *ud, void *sd)
@@ -428,11 +447,13 @@ q_extend_max_stream_data(ngtcp2_conn *conn, int64_t id, uint64_t max,
     return nghttp3_conn_unblock_stream(c.h3, id) ? -1 : 0;
 }
 
+
 static void
 q_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
 {
     (void) gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
 }
+
 
 static int
 q_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t len,
@@ -445,11 +466,13 @@ q_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token, size_t len,
     return 0;
 }
 
+
 static ngtcp2_conn *
 get_conn(ngtcp2_crypto_conn_ref *ref)
 {
     return c.conn;
 }
+
 
 static int
 quic_init(void)
@@ -537,6 +560,7 @@ quic_init(void)
     return 0;
 }
 
+
 static int
 sock_init(void)
 {
@@ -579,6 +603,7 @@ sock_init(void)
     return 0;
 }
 
+
 static void
 add_nv(nghttp3_nv *nv, size_t *n, const char *name, size_t nlen,
     const char *value)
@@ -602,6 +627,7 @@ add_nv(nghttp3_nv *nv, size_t *n, const char *name, size_t nlen,
 
     *n += (i == *n);
 }
+
 
 static void
 open_streams(ngtcp2_tstamp now)
@@ -675,6 +701,7 @@ open_streams(ngtcp2_tstamp now)
     }
 }
 
+
 static int
 due(ngtcp2_tstamp t, ngtcp2_tstamp now, ngtcp2_tstamp *next)
 {
@@ -686,6 +713,7 @@ due(ngtcp2_tstamp t, ngtcp2_tstamp now, ngtcp2_tstamp *next)
 
     return 0;
 }
+
 
 /* --stop-sending, --reset, --close; returns when to look again */
 
@@ -740,6 +768,7 @@ run_actions(ngtcp2_tstamp now)
     return next;
 }
 
+
 static int
 all_settled(int closed)
 {
@@ -761,6 +790,7 @@ all_settled(int closed)
 
     return 1;
 }
+
 
 static void
 write_pkts(ngtcp2_tstamp ts)
@@ -840,6 +870,7 @@ write_pkts(ngtcp2_tstamp ts)
     ngtcp2_conn_update_pkt_tx_time(c.conn, ts);
 }
 
+
 static void
 read_pkts(void)
 {
@@ -881,6 +912,7 @@ read_pkts(void)
         }
     }
 }
+
 
 static void
 parse_args(int argc, char **argv)
@@ -946,6 +978,7 @@ parse_args(int argc, char **argv)
         c.streams[j].path = argv[i + j];
     }
 }
+
 
 int
 main(int argc, char **argv)
