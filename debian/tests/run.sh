@@ -88,6 +88,9 @@ check "it ships the README" \
       "zcat -f $DOC/README.md* | cmp -s - '$REPO/README.md'"
 check "and examples/nginx.conf, the README's Synopsis" \
       "cmp -s $DOC/examples/nginx.conf '$REPO/examples/nginx.conf'"
+check "and the Prometheus rules of examples/prometheus/" \
+      "cmp -s $DOC/examples/prometheus/fib.rules.yml \
+           '$REPO/examples/prometheus/fib.rules.yml'"
 
 # its logs go to the test's directory, not to /var/log/nginx
 check "nginx -t accepts the example with the installed module" \
