@@ -42,6 +42,7 @@ else
 fi
 
 WORK=$BUILD/builds
+mkdir -p "$WORK"
 
 # The machine's Debian codename: its suites (bookworm, bookworm-security)
 # become trixie's when the trixie source is wanted.
