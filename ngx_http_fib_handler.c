@@ -37,7 +37,7 @@ static ngx_int_t ngx_http_fib_cache_headers(ngx_http_request_t *r,
 static ngx_table_elt_t *ngx_http_fib_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_fib_etag_match(ngx_http_request_t *r,
-    uint64_t num);
+    uint64_t num, ngx_flag_t etag_on);
 
 
 static ngx_str_t  ngx_http_fib_allow = ngx_string("GET, HEAD");
@@ -55,6 +55,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     ngx_pool_cleanup_t        *cln;
     ngx_http_fib_ctx_t        *ctx;
     ngx_http_fib_loc_conf_t   *flcf;
+    ngx_http_core_loc_conf_t  *clcf;
     ngx_http_fib_main_conf_t  *fmcf;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
@@ -127,15 +128,22 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     }
 
     /*
-     * Conditions are the main request's, as for nginx's filters, and
-     * If-Match and If-Unmodified-Since come first (RFC 9110): with
-     * either, the not-modified filter decides, after computing.
+     * Conditions are the main request's, as for nginx's filters.  F(n)
+     * has no modification date, and RFC 9110 (13.1.4) ignores
+     * If-Unmodified-Since then, where the not-modified filter would
+     * refuse every date with a 412, after computing.  If-Match comes
+     * before If-None-Match: with it, the not-modified filter decides.
      */
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r == r->main) {
+        r->headers_in.if_unmodified_since = NULL;
+    }
 
     if (r == r->main
         && r->headers_in.if_match == NULL
-        && r->headers_in.if_unmodified_since == NULL
-        && ngx_http_fib_etag_match(r, num))
+        && ngx_http_fib_etag_match(r, num, clcf->etag))
     {
         if (ngx_http_fib_cache_headers(r, num) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -494,27 +502,35 @@ ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
 static ngx_int_t
 ngx_http_fib_cache_headers(ngx_http_request_t *r, uint64_t num)
 {
-    u_char            *p;
-    ngx_str_t          value;
-    ngx_table_elt_t   *h;
+    u_char                    *p;
+    ngx_str_t                  value;
+    ngx_table_elt_t           *h;
+    ngx_http_core_loc_conf_t  *clcf;
 #if (nginx_version < 1023000)
-    ngx_table_elt_t  **ccp;
+    ngx_table_elt_t          **ccp;
 #endif
 
-    p = ngx_pnalloc(r->pool, sizeof("\"fib-18446744073709551615\"") - 1);
-    if (p == NULL) {
-        return NGX_ERROR;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    /* "etag off" leaves it out, as for a static file */
+
+    if (clcf->etag) {
+        p = ngx_pnalloc(r->pool,
+                        sizeof("\"fib-18446744073709551615\"") - 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        value.data = p;
+        value.len = ngx_sprintf(p, "\"fib-%uL\"", num) - p;
+
+        h = ngx_http_fib_add_header(r, "ETag", &value);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        r->headers_out.etag = h;
     }
-
-    value.data = p;
-    value.len = ngx_sprintf(p, "\"fib-%uL\"", num) - p;
-
-    h = ngx_http_fib_add_header(r, "ETag", &value);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    r->headers_out.etag = h;
 
     /* F(n) never changes; registered, so that "expires" replaces it */
 
@@ -573,11 +589,13 @@ ngx_http_fib_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
 
 /*
  * If-None-Match: "*" or a list of entity tags; weak comparison, as
- * RFC 7232 asks for this header.
+ * RFC 9110 asks for this header.  Under "etag off" the answer has no
+ * tag, so only "*" matches, as for a static file.
  */
 
 static ngx_int_t
-ngx_http_fib_etag_match(ngx_http_request_t *r, uint64_t num)
+ngx_http_fib_etag_match(ngx_http_request_t *r, uint64_t num,
+    ngx_flag_t etag_on)
 {
     u_char     *p, *last, *start;
     size_t      len;
@@ -626,7 +644,9 @@ ngx_http_fib_etag_match(ngx_http_request_t *r, uint64_t num)
             }
         }
 
-        if ((size_t) (p - start) == len && ngx_memcmp(start, etag, len) == 0)
+        if (etag_on
+            && (size_t) (p - start) == len
+            && ngx_memcmp(start, etag, len) == 0)
         {
             return 1;
         }
