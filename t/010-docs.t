@@ -114,6 +114,8 @@ like(slurp("$repo/debian/libnginx-mod-http-fib.examples"),
 
 like($synopsis, qr/\A(?:#[^\n]*\n)*load_module \S+;\n/,
      'it starts with load_module');
+like($synopsis, qr{^error_log /var/log/nginx/error\.log info;$}m,
+     'it logs what the module says at info and warn');
 like($synopsis, qr/^events \{/m, 'it has an events block');
 like($synopsis, qr/^http \{/m, 'and an http block');
 
