@@ -267,8 +267,8 @@ ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx)
  *           pending_eof or what a peek finds.  A peek consumes nothing:
  *           a pipelined request stays for nginx.
  *
- * Any other version is a protocol this code does not know: only what
- * nginx marked counts, and no socket is read.
+ * Any other major version is a protocol this code does not know: only
+ * what nginx marked counts, and no socket is read.
  */
 
 static ngx_int_t
@@ -301,7 +301,9 @@ ngx_http_fib_client_gone(ngx_http_request_t *r)
     }
 #endif
 
-    if (r->main->http_version > NGX_HTTP_VERSION_11) {
+    /* HTTP/1.x of any minor version: nginx refuses only a major above 1 */
+
+    if (r->main->http_version >= NGX_HTTP_VERSION_20) {
         return 0;
     }
 

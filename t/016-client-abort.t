@@ -7,7 +7,8 @@
 # * Clients that send a request body and leave while their computation
 #   waits or runs, in every way a body reaches nginx: with the headers,
 #   after them, chunked, after "100 Continue", and a client that resets
-#   the connection instead of closing it.  nginx discards the body and
+#   the connection instead of closing it; and one whose request line
+#   says HTTP/1.5, which nginx serves as HTTP/1.  nginx discards the body and
 #   then, with ngx_http_block_reading, stops looking at the connection;
 #   the module's watch must still see the client go.  A client that
 #   stays, with a request waiting unread behind its body, is answered.
@@ -144,9 +145,15 @@ my %send = (
         my ($s, $uri) = @_;
         print $s head($uri, 'Content-Length: ' . length $body) . $body;
     },
+    # HTTP/1.5: nginx takes any minor version of HTTP/1 as HTTP/1.1
+    minor => sub {
+        my ($s, $uri) = @_;
+        print $s head($uri, 'Content-Length: ' . length $body)
+                 =~ s{ HTTP/1\.1\r\n}{ HTTP/1.5\r\n}r . $body;
+    },
 );
 
-for my $kind (qw(first second chunked continue reset)) {
+for my $kind (qw(first second chunked continue reset minor)) {
     start_offloading();
     mark_log();
 
