@@ -202,20 +202,30 @@ build: ## the module alone: build/ngx_http_fib_module.so
 	cp $(NGX_BUILD)/objs/ngx_http_fib_module.so $(MODULE).tmp
 	mv -f $(MODULE).tmp $(MODULE)
 
-install: build ## copy the module to DESTDIR/MODULES_DIR
-	install -d $(DESTDIR)$(MODULES_DIR)
-	install -m 0644 $(MODULE) $(DESTDIR)$(MODULES_DIR)/ngx_http_fib_module.so
+INSTALLED   = $(DESTDIR)$(MODULES_DIR)/ngx_http_fib_module.so
 
-# what make install put there; a file of the Debian package is the
-# package's to remove
-uninstall: ## remove the module from DESTDIR/MODULES_DIR
-	@f=$(DESTDIR)$(MODULES_DIR)/ngx_http_fib_module.so; \
-	if [ -z "$(DESTDIR)" ] && dpkg-query -S "$$f" >/dev/null 2>&1; then \
-	    echo "$$f belongs to a package: apt-get remove" \
-	         "$$(dpkg-query -S "$$f" | cut -d: -f1)"; \
+# a file of the Debian package is the package's to replace or remove:
+# make install and make uninstall stop there, saying which package
+define not_packaged
+	@if [ -z "$(DESTDIR)" ] && dpkg-query -S "$(INSTALLED)" >/dev/null 2>&1; \
+	then \
+	    echo "$(INSTALLED) belongs to a package: apt-get remove" \
+	         "$$(dpkg-query -S "$(INSTALLED)" | cut -d: -f1) first"; \
 	    exit 1; \
-	fi; \
-	echo "rm -f $$f"; rm -f "$$f"
+	fi
+endef
+
+# stripped, as a package installs it: the debug build is five times
+# the size
+install: build ## copy the module, stripped, to DESTDIR/MODULES_DIR
+	$(call not_packaged)
+	install -d $(DESTDIR)$(MODULES_DIR)
+	install -m 0644 -s $(MODULE) $(INSTALLED)
+
+# what make install put there
+uninstall: ## remove the module from DESTDIR/MODULES_DIR
+	$(call not_packaged)
+	rm -f $(INSTALLED)
 
 $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)

@@ -79,6 +79,7 @@ check "it depends on the nginx ABI it was built against" \
       "dpkg-query -W -f='\${Depends}' $PKG | grep -q 'nginx-abi-'"
 check "the module is in nginx's module directory" \
       "[ -f /usr/lib/nginx/modules/ngx_http_fib_module.so ]"
+cp /usr/lib/nginx/modules/ngx_http_fib_module.so "$WORK/packaged.so"
 check "modules-enabled loads it" \
       "grep -qs 'ngx_http_fib_module.so' /etc/nginx/modules-enabled/*fib*.conf"
 check "nginx -t accepts the system configuration with it" \
@@ -156,6 +157,14 @@ CONF
 
 /usr/sbin/nginx -c "$WORK/nginx.conf" -e "$WORK/error.log"
 sleep 0.5
+
+check "make install leaves the package's module alone" \
+      "! make -s -C '$REPO' install >/dev/null 2>&1 \
+       && cmp -s /usr/lib/nginx/modules/ngx_http_fib_module.so \
+                 '$WORK/packaged.so'"
+check "and so does make uninstall" \
+      "! make -s -C '$REPO' uninstall >/dev/null 2>&1 \
+       && [ -e /usr/lib/nginx/modules/ngx_http_fib_module.so ]"
 
 check "the system nginx serves /fib?num=10" \
       "[ \"\$(curl -s http://127.0.0.1:$PORT/fib?num=10)\" = 55 ]"
