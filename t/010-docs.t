@@ -513,6 +513,13 @@ __DATA__
     location = /t {
         return 200 "ok\n";
     }
+
+    # nginx warns at start that this can stall the event loop
+    location = /w {
+        fib;
+        fib_thread_pool off;
+        fib_max_num 30;
+    }
 --- request
 GET /t
 --- response_body
@@ -532,6 +539,11 @@ close $fh;
 
     my $out = `perl -I$repo/t/lib $t 2>&1`;
     is($?, 0, 'the local runner runs a block') or diag($out);
+    unlike($out, qr/^nginx: \[warn\]/m,
+           'nginx\'s start-up warnings are not printed among its lines');
+    like(-e "$tmp/servroot/logs/stderr" ? slurp("$tmp/servroot/logs/stderr")
+                                        : '',
+         qr/\[warn\] F\(30\)/, 'they are in the servroot');
     like(-f "$tmp/servroot/conf/nginx.conf"
          ? slurp("$tmp/servroot/conf/nginx.conf") : '',
          qr/^\s*listen 127\.0\.0\.1:\Q$ENV{TEST_NGINX_PORT}\E;/m,

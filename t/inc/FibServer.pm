@@ -259,8 +259,16 @@ sub launch_nginx {
 
     raise_nofile();
 
-    system($nginx, $self->nginx_args) == 0
-        or die "$self->{name}: nginx did not start\n";
+    # nginx's own start-up messages (a configuration's warnings) go
+    # beside its error log, not between the lines prove prints
+    open my $stderr, '>&', \*STDERR or die "dup: $!";
+    open STDERR, '>', "$root/logs/stderr" or die "$root: $!";
+    my $rc = system($nginx, $self->nginx_args);
+    open STDERR, '>&', $stderr or die "dup: $!";
+
+    $rc == 0
+        or die "$self->{name}: nginx did not start\n"
+               . slurp("$root/logs/stderr");
 
     my $deadline = time + 10;
     until (-s "$root/logs/nginx.pid") {

@@ -276,7 +276,14 @@ sub nginx_start {
         $NginxPid = $pid;
 
     } else {
-        if (system(@cmd) != 0) {
+        # nginx's own start-up messages (a configuration's warnings) go
+        # beside its error log, not between the lines prove prints
+        open my $stderr, '>&', \*STDERR or die "dup: $!";
+        open STDERR, '>', "$ServRoot/logs/stderr" or die "stderr: $!";
+        my $rc = system(@cmd);
+        open STDERR, '>&', $stderr or die "dup: $!";
+
+        if ($rc != 0) {
             Test::More::fail("$name - nginx failed to start: "
                              . error_log_tail());
             return 0;
@@ -327,9 +334,12 @@ sub nginx_start {
 }
 
 sub error_log_tail {
-    open my $fh, '<', "$ServRoot/logs/error.log" or return '';
-    my @lines = grep { /\[(emerg|alert|crit)\]/ } <$fh>;
-    close $fh;
+    my @lines;
+    for my $log ("$ServRoot/logs/error.log", "$ServRoot/logs/stderr") {
+        open my $fh, '<', $log or next;
+        push @lines, grep { /\[(emerg|alert|crit)\]/ } <$fh>;
+        close $fh;
+    }
     return join '', @lines[-3 .. -1] if @lines >= 3;
     return join '', @lines;
 }
