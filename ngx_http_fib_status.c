@@ -801,7 +801,15 @@ ngx_http_fib_time_variable(ngx_http_request_t *r,
 
     rec = ngx_http_get_module_ctx(r, ngx_http_fib_module);
 
-    if (rec == NULL || !rec->ran) {
+    /*
+     * A request that left the queue without computing (its deadline, its
+     * client) waited all the same: the status page counts that wait too.
+     */
+
+    if (rec == NULL
+        || !(rec->ran
+             || (data == NGX_HTTP_FIB_VAR_QUEUE_TIME && rec->waited)))
+    {
         v->not_found = 1;
         return NGX_OK;
     }

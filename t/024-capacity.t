@@ -40,6 +40,9 @@ thread_pool two threads=2 max_queue=2;
 MAIN
     fib_max_waiting 100;
 
+    log_format wait '\$request_uri \$fib_outcome q=\$fib_queue_time';
+    access_log $root/logs/access.log wait;
+
     # a cache manager and loader: processes that are no workers
     proxy_cache_path $root/cache keys_zone=cz:1m;
 
@@ -161,6 +164,23 @@ is(num('fib_queue_seconds_bucket{le="+Inf"}'), num('fib_queue_seconds_count'),
    'queue: the +Inf bucket is the count');
 is(num('fib_queue_seconds_bucket{le="0.01"}') - $slow, 1,
    'queue: one waited hardly at all, the other for a computation');
+
+# a request that meets its deadline while it waits behind one without a
+# deadline: its wait is logged as the status page counts it
+$waits = num('fib_queue_seconds_count');
+@conns = (send_req('/queue?num=42&w=0'));
+$deadline = time + 10;
+sleep 0.02 until metric('fib_in_flight') eq '1' || time > $deadline;
+push @conns, send_req('/a?num=30&w=1');
+wait_all(\@conns);
+is(join(' ', map { $_->{status} } @conns), '200 503',
+   'queue deadline: the waiting one ends at fib_timeout');
+is(num('fib_queue_seconds_count') - $waits, 2,
+   'queue deadline: both waits counted');
+my ($logged) = map { m{w=1 timed_out q=(\S+)$} ? $1 : () }
+               split /\n/, slurp("$root/logs/access.log");
+like($logged // 'none', qr/^\d+\.\d{3}$/,
+     'queue deadline: and its wait is logged in $fib_queue_time');
 
 # an inline computation waits for nothing, and is not in the histogram
 $waits = num('fib_queue_seconds_count');
