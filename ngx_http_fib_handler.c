@@ -73,6 +73,8 @@ ngx_http_fib_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_http_fib_take_places(fmcf);
+
     ctx->request = r;
     ctx->shm = fmcf->zone->data;
     ctx->rec.algorithm = flcf->algorithm;

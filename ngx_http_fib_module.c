@@ -173,6 +173,9 @@ ngx_module_t  ngx_http_fib_module = {
 
 #if (NGX_THREADS)
 static ngx_str_t  ngx_http_fib_default_pool = ngx_string("default");
+
+/* the configurations this master has read, for the zone to tell apart */
+static ngx_uint_t  ngx_http_fib_configurations;
 #endif
 
 
@@ -454,8 +457,13 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    /* until the zone is mapped: where it finds the places to name */
-    fmcf->zone->data = fmcf;
+    /*
+     * Which configuration this is, among all the master reads (a reload
+     * that fails too): the zone tells by it whether the places of this
+     * one were already taken by another of its processes.
+     */
+    fmcf->configuration = ((ngx_uint_t) ngx_pid << 20)
+                          + ++ngx_http_fib_configurations;
 
     if (ngx_array_init(&fmcf->queues, cf->pool, 4,
                        sizeof(void *))

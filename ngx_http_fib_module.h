@@ -115,6 +115,7 @@ typedef struct {
     ngx_atomic_t               queue_buckets[NGX_HTTP_FIB_BUCKETS];
     ngx_atomic_t               queue_sum_ns;
     ngx_uint_t                 generation; /* configurations so far */
+    ngx_uint_t                 configuration; /* the last to take places */
     ngx_http_fib_place_t       places[NGX_HTTP_FIB_PLACES];
     ngx_http_fib_slot_t        slots[NGX_HTTP_FIB_SLOTS];
 } ngx_http_fib_shm_t;
@@ -232,6 +233,8 @@ typedef struct {
     ngx_int_t                  max_waiting;
     ngx_array_t                queues;     /* of ngx_http_fib_queue_t * */
     ngx_array_t                places;     /* of ngx_http_fib_place_conf_t */
+    ngx_uint_t                 configuration; /* which one, for the zone */
+    ngx_uint_t                 placed;     /* this process took its places */
 } ngx_http_fib_main_conf_t;
 
 
@@ -252,6 +255,7 @@ ngx_http_fib_queue_t *ngx_http_fib_add_queue(ngx_conf_t *cf,
 
 ngx_shm_zone_t *ngx_http_fib_add_zone(ngx_conf_t *cf);
 ngx_int_t ngx_http_fib_init_process(ngx_cycle_t *cycle);
+void ngx_http_fib_take_places(ngx_http_fib_main_conf_t *fmcf);
 void ngx_http_fib_exit_process(ngx_cycle_t *cycle);
 void ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec);
 ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);

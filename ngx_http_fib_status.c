@@ -41,7 +41,7 @@
 
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_fib_init_places(ngx_http_fib_shm_t *shm,
-    ngx_array_t *places);
+    ngx_http_fib_main_conf_t *fmcf);
 static ngx_uint_t ngx_http_fib_bucket(uint64_t ns);
 static u_char *ngx_http_fib_seconds(u_char *p, u_char *last, char *name,
     char *help, ngx_atomic_t *ns);
@@ -182,14 +182,18 @@ ngx_http_fib_add_zone(ngx_conf_t *cf)
 }
 
 
+/*
+ * Only maps the zone: nginx runs this before it binds the listening
+ * sockets of a new configuration, and for a reload that then fails, so
+ * nothing here may change what the configuration in service shows.
+ */
+
 static ngx_int_t
 ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    ngx_slab_pool_t           *shpool;
-    ngx_http_fib_shm_t        *shm;
-    ngx_http_fib_main_conf_t  *fmcf;
+    ngx_slab_pool_t     *shpool;
+    ngx_http_fib_shm_t  *shm;
 
-    fmcf = shm_zone->data;
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
 
     if (data) {
@@ -210,67 +214,101 @@ ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     shm_zone->data = shm;
 
-    ngx_http_fib_init_places(shm, &fmcf->places);
-
     return NGX_OK;
 }
 
 
 /*
+ * A process of a configuration that serves takes its places: the first
+ * of them starts a new generation, the others find the same places.
+ * Workers do it when they start; a request or the status page does it
+ * where no worker started for the configuration (a reload without a
+ * master process).
+ */
+
+void
+ngx_http_fib_take_places(ngx_http_fib_main_conf_t *fmcf)
+{
+    ngx_slab_pool_t  *shpool;
+
+    if (fmcf->placed || fmcf->zone == NULL || fmcf->zone->data == NULL) {
+        return;
+    }
+
+    shpool = (ngx_slab_pool_t *) fmcf->zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+    ngx_http_fib_init_places(fmcf->zone->data, fmcf);
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    fmcf->placed = 1;
+}
+
+
+/*
  * Each fib location finds its series by name: those of a location that
- * a reload keeps go on, a new one takes a free place, or one that the
- * last two configurations left unnamed (the old workers that could still
- * count there are gone by then, but for ones that outlive two reloads).
- * A name longer than a place holds, and the locations beyond
- * NGX_HTTP_FIB_PLACES, have no series of their own.
+ * a reload keeps, or puts back, go on; then a new one takes a free
+ * place, or one that the last two configurations left unnamed (the old
+ * workers that could still count there are gone by then, but for ones
+ * that outlive two reloads).  A name longer than a place holds, and the
+ * locations beyond NGX_HTTP_FIB_PLACES, have no series of their own.
  */
 
 static void
-ngx_http_fib_init_places(ngx_http_fib_shm_t *shm, ngx_array_t *places)
+ngx_http_fib_init_places(ngx_http_fib_shm_t *shm,
+    ngx_http_fib_main_conf_t *fmcf)
 {
     ngx_uint_t                  i, j, gen;
-    ngx_http_fib_place_t       *place, *free;
+    ngx_http_fib_place_t       *place;
     ngx_http_fib_place_conf_t  *pc;
 
-    gen = ++shm->generation;
-    pc = places->elts;
+    if (shm->configuration != fmcf->configuration) {
+        shm->configuration = fmcf->configuration;
+        shm->generation++;
+    }
 
-    for (i = 0; i < places->nelts; i++) {
-        if (pc[i].name.len > NGX_HTTP_FIB_PLACE_NAME) {
-            continue;
-        }
+    gen = shm->generation;
+    pc = fmcf->places.elts;
 
-        free = NULL;
+    /* the names the zone has */
+
+    for (i = 0; i < fmcf->places.nelts; i++) {
+        pc[i].slot = -1;
 
         for (j = 0; j < NGX_HTTP_FIB_PLACES; j++) {
             place = &shm->places[j];
 
-            if (place->len == pc[i].name.len
-                && ngx_strncmp(place->name, pc[i].name.data, place->len) == 0)
+            if (place->len != 0
+                && place->len == pc[i].name.len
+                && ngx_strncmp(place->name, pc[i].name.data, place->len)
+                   == 0)
             {
+                place->generation = gen;
+                pc[i].slot = j;
                 break;
             }
+        }
+    }
 
-            if (free == NULL
-                && (place->len == 0 || place->generation + 2 <= gen))
-            {
-                free = place;
-            }
+    /* then the new ones, in free places */
+
+    for (i = 0; i < fmcf->places.nelts; i++) {
+        if (pc[i].slot != -1 || pc[i].name.len > NGX_HTTP_FIB_PLACE_NAME) {
+            continue;
         }
 
-        if (j == NGX_HTTP_FIB_PLACES) {
-            if (free == NULL) {
-                continue;
+        for (j = 0; j < NGX_HTTP_FIB_PLACES; j++) {
+            place = &shm->places[j];
+
+            if (place->len == 0 || place->generation + 2 <= gen) {
+                ngx_memzero(place, sizeof(ngx_http_fib_place_t));
+                ngx_memcpy(place->name, pc[i].name.data, pc[i].name.len);
+                place->len = pc[i].name.len;
+                place->generation = gen;
+                pc[i].slot = j;
+                break;
             }
-
-            place = free;
-            ngx_memzero(place, sizeof(ngx_http_fib_place_t));
-            ngx_memcpy(place->name, pc[i].name.data, pc[i].name.len);
-            place->len = pc[i].name.len;
         }
-
-        place->generation = gen;
-        pc[i].slot = place - shm->places;
     }
 }
 
@@ -307,6 +345,8 @@ ngx_http_fib_init_process(ngx_cycle_t *cycle)
     {
         return NGX_OK;
     }
+
+    ngx_http_fib_take_places(fmcf);
 
     shm = fmcf->zone->data;
 
@@ -370,6 +410,8 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
     }
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
+
+    ngx_http_fib_take_places(fmcf);
 
     /* sized first, as stub_status does: a line of text and a number each */
 

@@ -300,4 +300,66 @@ is(metric('fib_waiting'), 0, 'gauges: nothing waits');
 log_clean('capacity');
 stop_nginx();
 
+# {{{ places change only when a configuration serves
+
+# a fresh zone: no place left over from the scenarios above
+my $d = time + 30;
+sleep 0.05 while -e "$root/logs/nginx.pid" && time < $d;
+write_capacity_conf('location = /live { fib; } location = /keep { fib; }');
+launch_nginx();
+mark_log();
+
+get('/live?num=1');
+get('/keep?num=1') for 1 .. 3;
+
+# two reloads that fail when nginx binds a port someone else holds,
+# after the zone was set up for them: each names a new location, and
+# not /live, which the running configuration still serves
+my $taken = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 0)
+    or die "no port: $!";
+my $held = $taken->sockport;
+
+for my $n (1, 2) {
+    write_capacity_conf("location = /b$n { fib; }\n    }\n    server {\n"
+                        . "        listen 127.0.0.1:$held;");
+    kill 'HUP', master_pid();
+    # after five tries, 2.5 s
+    ok(wait_log(qr/still could not bind\(\)/),
+       "failed reload $n: nginx could not bind");
+    mark_log();
+}
+
+get('/live?num=2');
+is(num('fib_location_requests_total{location="= /live",outcome="ok"}'), 2,
+   'failed reloads: /live keeps its series');
+is(metric('fib_location_requests_total{location="= /b2",outcome="ok"}'),
+   'missing', 'failed reloads: a name no running nginx serves has none');
+undef $taken;
+
+# /keep left out of one configuration and put back, after a new location
+# written before it: it finds its series again.  Each configuration is
+# probed at a location only it has, so that its own worker answers.
+write_capacity_conf('location = /live { fib; } location = /mid { fib; }');
+launch_or_reload('/mid?num=1');
+write_capacity_conf('location = /new { fib; } location = /keep { fib; }');
+launch_or_reload('/new?num=1');
+get('/keep?num=1');
+is(num('fib_location_requests_total{location="= /keep",outcome="ok"}'), 4,
+   'put back: /keep has its counts');
+is(num('fib_location_requests_total{location="= /new",outcome="ok"}'), 1,
+   'put back: and /new a place of its own');
+
+sub launch_or_reload {
+    my ($probe) = @_;
+    kill 'HUP', master_pid();
+    my $deadline = time + 10;
+    sleep 0.05 until get($probe)->{status} eq '200' || time > $deadline;
+}
+
+log_clean('places', qr/bind\(\) to 127\.0\.0\.1:\d+ failed|still could not bind/);
+stop_nginx();
+
+# }}}
+
 done_testing();
