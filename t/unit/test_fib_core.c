@@ -819,6 +819,159 @@ test_decimal_errors(void **state)
 /* }}} */
 
 
+/* {{{ fast in decimal: byte-identical to mpz_fib_ui() + mpz_get_str() */
+
+/* the oracle's F(n) against the engine's, through fib_fast_decimal() */
+
+static void
+expect_decimal_fib(uint64_t n, void (*runner)(fib_job_t *job))
+{
+    char       *want, *got;
+    mpz_t       z;
+    size_t      len;
+    fib_job_t   job;
+
+    mpz_init(z);
+    mpz_fib_ui(z, (unsigned long) n);
+    want = mpz_get_str(NULL, 10, z);
+    mpz_clear(z);
+
+    len = strlen(want);
+
+    /* exactly the announced size, and one byte to catch an overrun */
+    assert_int_equal(fib_out_size(n), len + 2);
+    got = malloc(len + 2);
+    assert_non_null(got);
+    got[len + 1] = 'x';
+
+    fib_job_init(&job, FIB_FAST, n, got, 0, NULL);
+    runner(&job);
+
+    if (job.rc != FIB_OK || job.len != len + 1
+        || memcmp(got, want, len) != 0 || got[len] != '\n'
+        || got[len + 1] != 'x')
+    {
+        fail_msg("fast F(%llu): rc %d, %zu bytes, differs from GMP's",
+                 (unsigned long long) n, job.rc, job.len);
+    }
+
+    free(got);
+    free(want);
+}
+
+
+static void
+test_fast_every_n(void **state)
+{
+    uint64_t  n;
+
+    /* fast as the module runs it, and the decimal engine on its own */
+
+    for (n = 0; n <= 30000; n++) {
+        expect_decimal_fib(n, fib_job_run);
+        expect_decimal_fib(n, fib_fast_decimal);
+    }
+}
+
+
+/*
+ * Where the engine's shapes change: the top limb from 16 digits to 1
+ * (fib_digits(n) crossing a multiple of 16), the seed's bits (k below
+ * 2^12), n of all ones and of one bit (every step odd, every step even),
+ * both sides of FIB_FAST_DECIMAL_MIN, and as far as FIB_BIG_MAX.
+ */
+
+static void
+test_fast_boundaries(void **state)
+{
+    static const size_t  limbs[] = {
+        1, 2, 3, 4, 7, 8, 9, 64, 65, 100, 1000, 1024, 4096, 4097, 65536,
+        131072, 1306172
+    };
+
+    static const uint64_t  bits[] = {
+        4094, 4095, 4096, 4097, 8191, 8192, 8193, 65535, 65536, 65537,
+        8388607, 8388608, 8388609,
+        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN,
+        FIB_FAST_DECIMAL_MIN + 1, 9999999, 10000000, 10000001
+    };
+
+    size_t    i, d;
+    uint64_t  n, m;
+
+    for (i = 0; i < sizeof(limbs) / sizeof(limbs[0]); i++) {
+        d = limbs[i] * 16;
+        n = n_of_digits(d);
+
+        /* d digits exactly, d + 1 (a new top limb), and d - 1 */
+
+        for (m = n - 1; m <= n_of_digits(d + 1); m++) {
+            if (m > FIB_BIG_MAX) {
+                break;
+            }
+
+            if (limbs[i] > 100000 && m != n - 1 && m != n_of_digits(d + 1))
+            {
+                /* far up, the two sides only: 5 s each */
+                continue;
+            }
+
+            expect_decimal_fib(m, fib_job_run);
+
+            if (m < FIB_FAST_DECIMAL_MIN) {
+                expect_decimal_fib(m, fib_fast_decimal);
+            }
+        }
+    }
+
+    for (i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+        expect_decimal_fib(bits[i], fib_job_run);
+        expect_decimal_fib(bits[i], fib_fast_decimal);
+    }
+}
+
+
+/*
+ * A few n at random, a new draw each run, the seed printed to replay it
+ * (FIB_TEST_SEED=...): below 10^6 often, up to FIB_BIG_MAX twice.
+ */
+
+static void
+test_fast_random(void **state)
+{
+    int        i;
+    uint64_t   n;
+    unsigned   seed;
+    const char *env;
+
+    env = getenv("FIB_TEST_SEED");
+    seed = env != NULL ? (unsigned) strtoul(env, NULL, 10)
+                       : (unsigned) fib_now_ns();
+
+    print_message("random n: FIB_TEST_SEED=%u\n", seed);
+    srandom(seed);
+
+    for (i = 0; i < 20; i++) {
+        n = FIB_FAST_DECIMAL_MIN + (uint64_t) random() % 1000000;
+        expect_decimal_fib(n, fib_job_run);
+    }
+
+    for (i = 0; i < 4; i++) {
+        n = (uint64_t) random() % 10000000;
+        expect_decimal_fib(n, fib_job_run);
+    }
+
+    for (i = 0; i < 2; i++) {
+        n = ((uint64_t) random() << 16 ^ (uint64_t) random())
+            % (FIB_BIG_MAX + 1);
+        print_message("random n: F(%llu)\n", (unsigned long long) n);
+        expect_decimal_fib(n, fib_job_run);
+    }
+}
+
+/* }}} */
+
+
 /* {{{ GMP's peak allocation against fib_work_size() */
 
 static size_t  gmp_live, gmp_peak;
@@ -1054,6 +1207,9 @@ main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_decimal_identical),
         cmocka_unit_test(test_decimal_errors),
+        cmocka_unit_test(test_fast_every_n),
+        cmocka_unit_test(test_fast_boundaries),
+        cmocka_unit_test(test_fast_random),
         cmocka_unit_test(test_work_size_bound),
     };
 
