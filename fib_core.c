@@ -572,10 +572,11 @@ fib_out_size(uint64_t n)
  *
  * fast from FIB_FAST_DECIMAL_MIN on, decimal throughout, with D the size
  * of F(n) in limbs of 10^16 (0.105 bytes per n): the peak is in the last
- * step's second squaring, F(k) (D / 2), F(k-1)^2 (D), the square being
- * made (D), P- (D) and mpn_sqr()'s scratch (up to 2.7 D); measured 3.5 D
- * at 10^4 to 10^5, 4.5 D up to 10^6, 6.2 D at most from 1.2 10^6 to
- * 10^8.  6.75 D keeps 9 % to spare.
+ * step's product, its two factors (D / 2 each), the product (D), P- (D)
+ * and mpn_mul()'s scratch (up to 3.5 D), or in the step before, whose
+ * squares are half as big but mpn_sqr()'s scratch relatively bigger.
+ * Measured: 3.0 D at 5 10^4 to 10^5, 4.0 D up to 1.25 10^6, 6.45 D at
+ * most from 2.7 10^6 to 10^8 (at 2^26).  7 D keeps 8 % to spare.
  */
 
 size_t
@@ -596,7 +597,7 @@ fib_work_size(fib_algorithm_t algorithm, uint64_t n)
         decimal = ((size_t) ((double) n * 0.20898764024997873) / 16 + 2)
                   * 8;
 
-        return decimal * 27 / 4 + FIB_WORK_FIXED;
+        return decimal * 7 + FIB_WORK_FIXED;
     }
 
     /* in whole limbs, as GMP allocates it, and one limb more */
@@ -919,10 +920,15 @@ static void fib_dec_free(fib_dec_t *x);
 static void fib_dec_from_mpz(fib_dec_t *x, mpz_t z);
 static int fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in,
     size_t n);
-static void fib_dec_alternate(mp_limb_t *y, const mp_limb_t *a, size_t n);
-static void fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t n);
+static int fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
+    size_t nx, const mp_limb_t *y, size_t ny);
+static int fib_dec_alternate(mp_limb_t *y, const mp_limb_t *a, size_t n);
+static void fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t m);
 static int fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd,
-    int bit, int last);
+    int bit);
+static int fib_dec_last(fib_job_t *job, fib_dec_t *f, uint64_t k, int bit);
+static int fib_dec_sum(fib_dec_t *r, const fib_dec_t *a, int64_t ca,
+    const fib_dec_t *b, int64_t cb, int64_t c);
 static void fib_dec_write(fib_job_t *job, const fib_dec_t *x);
 
 
@@ -1067,58 +1073,107 @@ fib_dec_divmod(fib_u128_t t, fib_u128_t *q, uint64_t inv)
  * and polls the job, and touches nothing else: the two squarings of a
  * step may run at once, on two threads.  Returns 0, or -1 when the job
  * stopped (out is then garbage).
- *
- * Kronecker substitution, evaluated at both 2^64 and -2^64 (Harvey,
- * "Faster polynomial multiplication via multipoint Kronecker
- * substitution", 2009).  With a(x) = sum in[i] x^i and c = a^2, the
- * limbs as they are make the number a(2^64), and
- *
- *   P+ = a(2^64)^2  = sum c[j] 2^64j
- *   P- = a(-2^64)^2 = sum (-1)^j c[j] 2^64j
- *
- * so (P+ + P-) / 2 holds the even c[j] in 128-bit slots, (P+ - P-) / 2
- * the odd ones.  Each product is as long as the number: two squarings
- * of n words cost less than one of 2n words with the limbs spread into
- * 128-bit slots (at F(10^8): 0.45 s against 0.52 s), and each is one
- * GMP call of half the time, between which the job polls.
- *
- * A slot of 128 bits holds every coefficient while c[j] < n 10^32 <
- * 2^128, that is n < 3.4 10^6 limbs, F(k) of up to 54 million digits,
- * k up to 2.6 10^8, so n up to 5.2 10^8.  At FIB_BIG_MAX the largest
- * squared is F(5 10^7), 653,087 limbs: c[j] < 6.6 10^37 < 2^127.  A
- * larger n would need wider slots: evaluate at 2^(64+s) and -2^(64+s)
- * with the limbs spread apart, or limbs of 10^15.
  */
 
 static int
 fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in, size_t n)
 {
-    size_t      m;
-    mp_limb_t  *q;
+    return fib_dec_mul(job, out, in, n, in, n);
+}
 
-    m = 2 * n;
 
-    /* a(-2^64) in out's upper half, which P+ overwrites only later */
+/*
+ * One product, out[0 .. nx + ny - 1] = x y, in base 10^16, x == y (and
+ * nx == ny) for a square; the same contract as fib_dec_sqr().
+ *
+ * Kronecker substitution, evaluated at both 2^64 and -2^64 (Harvey,
+ * "Faster polynomial multiplication via multipoint Kronecker
+ * substitution", 2009).  With x(t) = sum x[i] t^i, y(t) likewise and
+ * c = x y, the limbs as they are make the number x(2^64), and
+ *
+ *   P+ = x(2^64) y(2^64)   = sum c[j] 2^64j
+ *   P- = x(-2^64) y(-2^64) = sum (-1)^j c[j] 2^64j
+ *
+ * so (P+ + P-) / 2 holds the even c[j] in 128-bit slots, (P+ - P-) / 2
+ * the odd ones.  Each product is as long as the numbers: two squarings
+ * of n words cost less than one of 2n words with the limbs spread into
+ * 128-bit slots (at F(10^8): 0.45 s against 0.52 s), and each is one
+ * GMP call of half the time, between which the job polls.
+ *
+ * A slot of 128 bits holds every coefficient while c[j] < n 10^32 <
+ * 2^128, n the shorter length: n < 3.4 10^6 limbs, F(k) of up to 54
+ * million digits, k up to 2.6 10^8, so n up to 5.2 10^8.  At
+ * FIB_BIG_MAX the longest factor is F(5 10^7) (or 2 F(k) + F(k-1)),
+ * 653,087 limbs: c[j] < 6.6 10^37 < 2^127.  A larger n would need wider
+ * slots: evaluate at 2^(64+s) and -2^(64+s) with the limbs spread
+ * apart, or limbs of 10^15.
+ */
+
+static int
+fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
+    size_t nx, const mp_limb_t *y, size_t ny)
+{
+    int               neg;
+    size_t            m, t;
+    mp_limb_t        *q, cy;
+    const mp_limb_t  *p;
+
+    if (nx < ny) {
+        p = x;
+        x = y;
+        y = p;
+        t = nx;
+        nx = ny;
+        ny = t;
+    }
+
+    m = nx + ny;
+
+    /* x(-2^64) and y(-2^64) in out, which P+ overwrites only later */
 
     q = fib_alloc(m * sizeof(mp_limb_t));
 
-    fib_dec_alternate(out + n, in, n);
-    mpn_sqr(q, out + n, n);
+    if (x == y) {
+        fib_dec_alternate(out + nx, x, nx);
+        mpn_sqr(q, out + nx, nx);
+        neg = 0;
+
+    } else {
+        neg = fib_dec_alternate(out, x, nx);
+        neg ^= fib_dec_alternate(out + nx, y, ny);
+        mpn_mul(q, out, nx, out + nx, ny);
+    }
 
     if (fib_stopped(job)) {
         fib_free(q, m * sizeof(mp_limb_t));
         return -1;
     }
 
-    mpn_sqr(out, in, n);
+    if (x == y) {
+        mpn_sqr(out, x, nx);
 
-    /* T = P+ - P-, the odd O = T / 2, the even E = P+ - O */
+    } else {
+        mpn_mul(out, x, nx, y, ny);
+    }
 
-    mpn_sub_n(q, out, q, m);
+    /*
+     * T = P+ - P-, the odd O = T / 2, the even E = P+ - O; T may take
+     * one bit more than m words when P- is negative, O never does
+     */
+
+    if (neg) {
+        cy = mpn_add_n(q, out, q, m);
+
+    } else {
+        cy = mpn_sub_n(q, out, q, m);
+    }
+
     mpn_rshift(q, q, m, 1);
+    q[m - 1] |= cy << (GMP_NUMB_BITS - 1);
+
     mpn_sub_n(out, out, q, m);
 
-    fib_dec_carry(out, q, n);
+    fib_dec_carry(out, q, m);
 
     fib_free(q, m * sizeof(mp_limb_t));
 
@@ -1126,9 +1181,12 @@ fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in, size_t n)
 }
 
 
-/* y = |a(-2^64)|: the limbs with alternate signs, in two's complement */
+/*
+ * y = |a(-2^64)|: the limbs with alternate signs, in two's complement;
+ * returns whether a(-2^64) is negative
+ */
 
-static void
+static int
 fib_dec_alternate(mp_limb_t *y, const mp_limb_t *a, size_t n)
 {
     size_t     i;
@@ -1152,17 +1210,19 @@ fib_dec_alternate(mp_limb_t *y, const mp_limb_t *a, size_t n)
     if (borrow) {
         mpn_neg(y, y, n);
     }
+
+    return borrow != 0;
 }
 
 
 /*
- * The carry pass: the coefficients c[j], the even ones in e's 128-bit
- * slots from word 0, the odd ones in o's from word 1, become 2n limbs
- * of 10^16 written over e: limb j is written after e[j] was read.
+ * The carry pass: the m - 1 coefficients c[j], the even ones in e's
+ * 128-bit slots from word 0, the odd ones in o's from word 1, become m
+ * limbs of 10^16 written over e: limb j is written after e[j] was read.
  */
 
 static void
-fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t n)
+fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t m)
 {
     size_t      j;
     uint64_t    inv;
@@ -1171,7 +1231,7 @@ fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t n)
     inv = (uint64_t) (~(fib_u128_t) 0 / (FIB_DEC_BASE << FIB_DEC_SHIFT));
     carry = 0;
 
-    for (j = 0; j + 2 < 2 * n; j += 2) {
+    for (j = 0; j + 2 < m; j += 2) {
         c = ((fib_u128_t) e[j + 1] << 64 | e[j]) + carry;
         e[j] = fib_dec_divmod(c, &carry, inv);
 
@@ -1179,11 +1239,14 @@ fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t n)
         e[j + 1] = fib_dec_divmod(c, &carry, inv);
     }
 
-    c = ((fib_u128_t) e[j + 1] << 64 | e[j]) + carry;
-    e[j] = fib_dec_divmod(c, &carry, inv);
+    if (j + 1 < m) {
+        c = ((fib_u128_t) e[j + 1] << 64 | e[j]) + carry;
+        e[j] = fib_dec_divmod(c, &carry, inv);
+        j++;
+    }
 
-    /* below 10^16: the square of n limbs has at most 2n */
-    e[j + 1] = (mp_limb_t) carry;
+    /* below 10^16: the product of m limbs in all has at most m */
+    e[j] = (mp_limb_t) carry;
 }
 
 
@@ -1194,21 +1257,20 @@ fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t n)
  *   bit 1: a = 4a - b + s = F(2k+1),  b = 3a - 2b + s = F(2k)
  *   bit 0: a = 3a - 2b + s = F(2k),   b = a + b = F(2k-1)
  *
- * with s = 2 (-1)^k.  The last step needs a only.  Each limb sum lies
- * between -2 10^16 - 2 and 5 10^16: plain 64-bit arithmetic.  Returns
- * -1 if a carry is left over, which cannot happen.
+ * with s = 2 (-1)^k.  Each limb sum lies between -2 10^16 - 2 and
+ * 5 10^16: plain 64-bit arithmetic.  Returns -1 if a carry is left
+ * over, which cannot happen.
  */
 
 static int
-fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd, int bit,
-    int last)
+fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd, int bit)
 {
     size_t    i;
     int64_t   x, y, u, v, ca, cb, q;
     uint64_t  t;
 
     ca = odd ? -2 : 2;
-    cb = (bit && !last) ? ca : 0;
+    cb = bit ? ca : 0;
 
     for (i = 0; i < len; i++) {
         x = (int64_t) a[i];
@@ -1222,10 +1284,6 @@ fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd, int bit,
         a[i] = t - (uint64_t) q * FIB_DEC_BASE;
         ca = q - 3;
 
-        if (last) {
-            continue;
-        }
-
         v = (bit ? 3 * x - 2 * y : x + y) + cb;
 
         t = (uint64_t) (v + 3 * (int64_t) FIB_DEC_BASE);
@@ -1235,6 +1293,129 @@ fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd, int bit,
     }
 
     return (ca != 0 || cb != 0) ? -1 : 0;
+}
+
+
+/*
+ * The last step needs F(n) only: one product, where a doubling step
+ * makes two squares (GMP's mpz_fib_ui() ends the same way),
+ *
+ *   F(2k)   = F(k) (F(k) + 2 F(k-1))
+ *   F(2k+1) = (2 F(k) + F(k-1)) (2 F(k) - F(k-1)) + 2 (-1)^k
+ *
+ * a product costing 1.4 to 1.8 squares of its size, not 2.  f[0] and
+ * f[1] are F(k) and F(k-1), freed on the way; F(n) is left in f[0].
+ */
+
+static int
+fib_dec_last(fib_job_t *job, fib_dec_t *f, uint64_t k, int bit)
+{
+    int        rc;
+    size_t     room;
+    fib_dec_t  x, y, r;
+
+    room = f[0].len + 1;
+
+    fib_dec_new(&y, room);
+
+    if (bit) {
+        fib_dec_new(&x, room);
+
+        rc = fib_dec_sum(&x, &f[0], 2, &f[1], 1, 0);
+        rc |= fib_dec_sum(&y, &f[0], 2, &f[1], -1, 0);
+
+        fib_dec_free(&f[0]);
+
+    } else {
+        rc = fib_dec_sum(&y, &f[0], 1, &f[1], 2, 0);
+
+        x = f[0];
+        f[0].limb = NULL;
+        f[0].size = 0;
+    }
+
+    fib_dec_free(&f[1]);
+
+    if (rc != 0) {
+        job->rc = FIB_ERR_INTERNAL;
+        goto done;
+    }
+
+    fib_dec_new(&r, x.len + y.len + 1);
+
+    rc = fib_dec_mul(job, r.limb, x.limb, x.len, y.limb, y.len);
+
+    r.len = x.len + y.len;
+    r.limb[r.len] = 0;
+
+    if (rc == 0 && bit) {
+        r.len++;
+
+        if (fib_dec_sum(&r, &r, 1, &r, 0, (k & 1) ? -2 : 2) != 0) {
+            job->rc = FIB_ERR_INTERNAL;
+            rc = -1;
+        }
+    }
+
+    fib_dec_trim(&r);
+    f[0] = r;
+
+done:
+
+    fib_dec_free(&x);
+    fib_dec_free(&y);
+
+    return rc == 0 ? 0 : -1;
+}
+
+
+/*
+ * r = ca a + cb b + c, with small ca, cb and c, and a result that must
+ * not be negative, in r->size limbs at most; r may be a or b.  Returns
+ * -1 if it does not fit or would be negative, which cannot happen.
+ */
+
+static int
+fib_dec_sum(fib_dec_t *r, const fib_dec_t *a, int64_t ca,
+    const fib_dec_t *b, int64_t cb, int64_t c)
+{
+    size_t    i, len;
+    int64_t   v, q;
+    uint64_t  t;
+
+    len = a->len > b->len ? a->len : b->len;
+
+    if (len > r->size) {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        v = c;
+
+        if (i < a->len) {
+            v += ca * (int64_t) a->limb[i];
+        }
+
+        if (i < b->len) {
+            v += cb * (int64_t) b->limb[i];
+        }
+
+        /* floor division, by an unsigned one of v + 4 10^16 >= 0 */
+        t = (uint64_t) (v + 4 * (int64_t) FIB_DEC_BASE);
+        q = (int64_t) (t / FIB_DEC_BASE);
+        r->limb[i] = t - (uint64_t) q * FIB_DEC_BASE;
+        c = q - 4;
+    }
+
+    while (c > 0 && i < r->size) {
+        r->limb[i++] = (mp_limb_t) c % FIB_DEC_BASE;
+        c /= (int64_t) FIB_DEC_BASE;
+    }
+
+    r->len = i;
+    fib_dec_trim(r);
+
+    return c == 0 ? 0 : -1;
 }
 
 
@@ -1318,7 +1499,7 @@ fib_dec_write(fib_job_t *job, const fib_dec_t *x)
 void
 fib_fast_decimal(fib_job_t *job)
 {
-    int         shift, bit, last;
+    int         shift, bit;
     mpz_t       z0, z1;
     size_t      i, room;
     uint64_t    n, k;
@@ -1359,9 +1540,8 @@ fib_fast_decimal(fib_job_t *job)
     mpz_clear(z0);
     mpz_clear(z1);
 
-    while (shift-- > 0) {
+    while (shift-- > 1) {
         bit = (n >> shift) & 1;
-        last = (shift == 0);
 
         /* room for the larger result, F(2k+1) < 4 F(k)^2 + 2 */
         room = 2 * f[0].len + 1;
@@ -1384,8 +1564,7 @@ fib_fast_decimal(fib_job_t *job)
             fib_dec_free(&f[i]);
         }
 
-        if (fib_dec_double(s[0].limb, s[1].limb, room, (int) (k & 1), bit,
-                           last)
+        if (fib_dec_double(s[0].limb, s[1].limb, room, (int) (k & 1), bit)
             != 0)
         {
             job->rc = FIB_ERR_INTERNAL;
@@ -1400,6 +1579,16 @@ fib_fast_decimal(fib_job_t *job)
             fib_dec_trim(&f[i]);
             s[i].limb = NULL;
             s[i].size = 0;
+        }
+    }
+
+    /* shift is 0 now if there were steps, -1 if the seed is F(n) */
+
+    if (shift == 0) {
+        if (fib_stopped(job)
+            || fib_dec_last(job, f, k, (int) (n & 1)) != 0)
+        {
+            goto done;
         }
     }
 
