@@ -575,7 +575,7 @@ fib_out_size(uint64_t n)
  * step's product, its two factors (D / 2 each), the product (D), P- (D)
  * and mpn_mul()'s scratch (up to 3.5 D), or in the step before, whose
  * squares are half as big but mpn_sqr()'s scratch relatively bigger.
- * Measured: 3.0 D at 5 10^4 to 10^5, 4.0 D up to 1.25 10^6, 6.45 D at
+ * Measured: 3.0 D at 2 10^4 to 10^5, 4.0 D up to 1.25 10^6, 6.45 D at
  * most from 2.7 10^6 to 10^8 (at 2^26).  7 D keeps 8 % to spare.
  */
 
