@@ -44,6 +44,13 @@
 /* split levels: enough for 2^64 digits */
 #define FIB_DECIMAL_POWERS     64
 
+/* the decimal engine needs 64-bit limbs and 128-bit integers */
+#if (GMP_LIMB_BITS == 64 && defined __SIZEOF_INT128__)
+#define FIB_HAVE_DECIMAL       1
+#else
+#define FIB_HAVE_DECIMAL       0
+#endif
+
 /* what GMP allocates whatever n: fib_work_size() adds it */
 #define FIB_WORK_FIXED         16384
 
@@ -469,6 +476,25 @@ fib_cost_ns(fib_algorithm_t algorithm, uint64_t n)
         } else {
             cost = 200 + (double) n * 0.5 + decimal;
         }
+
+        if (FIB_HAVE_DECIMAL && algorithm == FIB_FAST
+            && n >= FIB_FAST_DECIMAL_MIN)
+        {
+            /*
+             * Decimal throughout: products of numbers 1.2 times the
+             * binary size, no conversion.  Never below the estimate
+             * where the binary path ends, so that the estimate never
+             * decreases (F(20000): 0.2 ms; the decimal one passes it
+             * near 34000, and is 10 ms at 10^6, 1.9 s at 10^8).
+             */
+            decimal = bits * log2(bits) * log2(bits) * 0.04;
+
+            bits = (double) FIB_FAST_DECIMAL_MIN * 0.6942419136306174 + 1;
+            t = 200 + (double) FIB_FAST_DECIMAL_MIN * 0.5
+                + bits * log2(bits) * log2(bits) * 0.07;
+
+            cost = decimal > t ? decimal : t;
+        }
     }
 
     /* converting a double at or above 2^64 to uint64_t is undefined */
@@ -569,12 +595,20 @@ fib_out_size(uint64_t n)
  *
  * So 7.5 B, the string of one piece and GMP's small fixed allocations
  * bound both, with 8 % to spare for GMP's tuning on other processors.
+ *
+ * fast from FIB_FAST_DECIMAL_MIN on, decimal throughout, with D the size
+ * of F(n) in limbs of 10^16 (0.105 bytes per n): the peak is in the last
+ * step's product, its two factors (D / 2 each), the product (D), P- (D)
+ * and mpn_mul()'s scratch (up to 3.5 D), or in the step before, whose
+ * squares are half as big but mpn_sqr()'s scratch relatively bigger.
+ * Measured: 3.0 D at 2 10^4 to 10^5, 4.0 D up to 1.25 10^6, 6.45 D at
+ * most from 2.7 10^6 to 10^8 (at 2^26).  7 D keeps 8 % to spare.
  */
 
 size_t
 fib_work_size(fib_algorithm_t algorithm, uint64_t n)
 {
-    size_t  binary, piece;
+    size_t  binary, decimal, piece;
 
     if (algorithm == FIB_RECURSIVE) {
         return 0;
@@ -582,6 +616,16 @@ fib_work_size(fib_algorithm_t algorithm, uint64_t n)
 
     if (n > FIB_BIG_MAX) {
         n = FIB_BIG_MAX;
+    }
+
+    if (FIB_HAVE_DECIMAL && algorithm == FIB_FAST
+        && n >= FIB_FAST_DECIMAL_MIN)
+    {
+        /* the limbs of F(n), and one more */
+        decimal = ((size_t) ((double) n * 0.20898764024997873) / 16 + 2)
+                  * 8;
+
+        return decimal * 7 + FIB_WORK_FIXED;
     }
 
     /* in whole limbs, as GMP allocates it, and one limb more */
@@ -619,6 +663,28 @@ fib_decimal(fib_job_t *job, mpz_t z)
 
     job->out[digits] = '\n';
     job->len = digits + 1;
+}
+
+
+/*
+ * fast in binary: one mpz_fib_ui(), which cannot be interrupted but
+ * takes little below FIB_FAST_DECIMAL_MIN, then the conversion, which
+ * polls.
+ */
+
+void
+fib_fast_binary(fib_job_t *job)
+{
+    mpz_t  z;
+
+    mpz_init(z);
+    mpz_fib_ui(z, (unsigned long) job->num);
+
+    if (!fib_stopped(job)) {
+        fib_decimal(job, z);
+    }
+
+    mpz_clear(z);
 }
 
 
@@ -839,6 +905,753 @@ fib_decimal_u64(fib_job_t *job, uint64_t v)
 }
 
 
+/*
+ * {{{ fast in decimal: F(n) computed in base 10^16, nothing to convert
+ *
+ * Numbers are arrays of limbs in base 10^16, least significant first,
+ * one limb per 64-bit word.  A step of fast doubling, from F(k) and
+ * F(k-1), squares both (as GMP's mpz_fib_ui() does):
+ *
+ *   F(2k+1) = 4 F(k)^2 - F(k-1)^2 + 2 (-1)^k
+ *   F(2k-1) = F(k)^2 + F(k-1)^2
+ *   F(2k)   = F(2k+1) - F(2k-1)
+ *
+ * The two squarings are independent (fib_dec_sqr(), one each, may run
+ * on two threads); everything else is linear.  The last step, which
+ * needs F(n) alone, is one product instead (fib_dec_last()).  The job
+ * polls before each squaring and product and between the two GMP calls
+ * each makes: at 10^8 the longest stretch without a look is one GMP
+ * product of the last step, about a third of a second.
+ */
+
+#if (FIB_HAVE_DECIMAL)
+
+typedef unsigned __int128  fib_u128_t;
+
+#define FIB_DEC_BASE           10000000000000000ULL
+#define FIB_DEC_DIGITS         16
+
+/* 10^16 << 10 has its top bit set: the divisor fib_dec_divmod() needs */
+#define FIB_DEC_SHIFT          10
+
+/* F(k) for k below 2^FIB_DEC_SEED_BITS comes from GMP, then doubles */
+#define FIB_DEC_SEED_BITS      12
+
+
+typedef struct {
+    mp_limb_t  *limb;
+    size_t      len;          /* the top limb is nonzero, or len is 1 */
+    size_t      size;         /* limbs allocated */
+} fib_dec_t;
+
+
+static void *fib_alloc(size_t size);
+static void fib_free(void *p, size_t size);
+static void fib_dec_new(fib_dec_t *x, size_t size);
+static void fib_dec_trim(fib_dec_t *x);
+static void fib_dec_free(fib_dec_t *x);
+static void fib_dec_from_mpz(fib_dec_t *x, mpz_t z);
+static int fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in,
+    size_t n);
+static int fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
+    size_t nx, const mp_limb_t *y, size_t ny);
+static int fib_dec_alternate(mp_limb_t *y, const mp_limb_t *a, size_t n);
+static void fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t m);
+static int fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd,
+    int bit);
+static int fib_dec_last(fib_job_t *job, fib_dec_t *f, uint64_t k, int bit);
+static int fib_dec_sum(fib_dec_t *r, const fib_dec_t *a, int64_t ca,
+    const fib_dec_t *b, int64_t cb, int64_t c);
+static void fib_dec_write(fib_job_t *job, const fib_dec_t *x);
+
+
+/*
+ * Every buffer of the engine comes from GMP's memory functions, as GMP's
+ * own temporaries do: whoever measures or replaces those sees them all.
+ */
+
+static void *
+fib_alloc(size_t size)
+{
+    void  *(*alloc_func)(size_t);
+
+    mp_get_memory_functions(&alloc_func, NULL, NULL);
+
+    return alloc_func(size);
+}
+
+
+static void
+fib_free(void *p, size_t size)
+{
+    void  (*free_func)(void *, size_t);
+
+    if (p != NULL) {
+        mp_get_memory_functions(NULL, NULL, &free_func);
+        free_func(p, size);
+    }
+}
+
+
+/* GMP's allocation functions never return NULL: they abort */
+
+static void
+fib_dec_new(fib_dec_t *x, size_t size)
+{
+    x->limb = fib_alloc(size * sizeof(mp_limb_t));
+    x->len = 1;
+    x->size = size;
+}
+
+
+static void
+fib_dec_free(fib_dec_t *x)
+{
+    fib_free(x->limb, x->size * sizeof(mp_limb_t));
+    x->limb = NULL;
+    x->size = 0;
+}
+
+
+static void
+fib_dec_trim(fib_dec_t *x)
+{
+    while (x->len > 1 && x->limb[x->len - 1] == 0) {
+        x->len--;
+    }
+}
+
+
+/* a small z (the seed) into base 10^16 limbs, through its digits */
+
+static void
+fib_dec_from_mpz(fib_dec_t *x, mpz_t z)
+{
+    char       *s;
+    size_t      len, i, j, lo;
+    mp_limb_t   v;
+
+    s = mpz_get_str(NULL, 10, z);
+    len = strlen(s);
+
+    x->len = (len + FIB_DEC_DIGITS - 1) / FIB_DEC_DIGITS;
+
+    for (i = 0; i < x->len; i++) {
+        lo = len > (i + 1) * FIB_DEC_DIGITS ? len - (i + 1) * FIB_DEC_DIGITS
+                                            : 0;
+        v = 0;
+
+        for (j = lo; j < len - i * FIB_DEC_DIGITS; j++) {
+            v = v * 10 + (mp_limb_t) (s[j] - '0');
+        }
+
+        x->limb[i] = v;
+    }
+
+    fib_free(s, len + 1);
+}
+
+
+/*
+ * t / 10^16 into *q and t % 10^16 returned, for any 128-bit t, by
+ * multiplication with a precomputed inverse (Moller and Granlund,
+ * "Improved division by invariant integers", 2011, algorithm 4): the
+ * compiler makes a 128-bit division a library call, up to a hundred
+ * cycles, and the carry pass divides once per coefficient.
+ */
+
+static inline mp_limb_t
+fib_dec_divmod(fib_u128_t t, fib_u128_t *q, uint64_t inv)
+{
+    uint64_t    hi, lo, qh, u1, u0, q1, r, d;
+    fib_u128_t  p;
+
+    d = FIB_DEC_BASE << FIB_DEC_SHIFT;
+
+    hi = (uint64_t) (t >> 64);
+    lo = (uint64_t) t;
+
+    /* a 64-bit division by a constant: a multiplication */
+    qh = hi / FIB_DEC_BASE;
+    hi -= qh * FIB_DEC_BASE;
+
+    /* (hi, lo) / 10^16, normalized: hi < 10^16, so u1 < d */
+
+    u1 = hi << FIB_DEC_SHIFT | lo >> (64 - FIB_DEC_SHIFT);
+    u0 = lo << FIB_DEC_SHIFT;
+
+    p = (fib_u128_t) inv * u1 + ((fib_u128_t) u1 << 64 | u0);
+    q1 = (uint64_t) (p >> 64) + 1;
+    r = u0 - q1 * d;
+
+    if (r > (uint64_t) p) {
+        q1--;
+        r += d;
+    }
+
+    if (r >= d) {
+        q1++;
+        r -= d;
+    }
+
+    *q = (fib_u128_t) qh << 64 | q1;
+
+    return r >> FIB_DEC_SHIFT;
+}
+
+
+/*
+ * One squaring: out[0 .. 2n - 1] = in[0 .. n - 1]^2, both in base
+ * 10^16.  It reads "in", writes "out", allocates its own temporaries
+ * and polls the job, and touches nothing else: the two squarings of a
+ * step may run at once, on two threads.  Returns 0, or -1 when the job
+ * stopped (out is then garbage).
+ */
+
+static int
+fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in, size_t n)
+{
+    return fib_dec_mul(job, out, in, n, in, n);
+}
+
+
+/*
+ * One product, out[0 .. nx + ny - 1] = x y, in base 10^16, x == y (and
+ * nx == ny) for a square; the same contract as fib_dec_sqr().
+ *
+ * Kronecker substitution, evaluated at both 2^64 and -2^64 (Harvey,
+ * "Faster polynomial multiplication via multipoint Kronecker
+ * substitution", 2009).  With x(t) = sum x[i] t^i, y(t) likewise and
+ * c = x y, the limbs as they are make the number x(2^64), and
+ *
+ *   P+ = x(2^64) y(2^64)   = sum c[j] 2^64j
+ *   P- = x(-2^64) y(-2^64) = sum (-1)^j c[j] 2^64j
+ *
+ * so (P+ + P-) / 2 holds the even c[j] in 128-bit slots, (P+ - P-) / 2
+ * the odd ones.  Each product is as long as the numbers: two squarings
+ * of n words cost less than one of 2n words with the limbs spread into
+ * 128-bit slots (at F(10^8): 0.45 s against 0.52 s), and each is one
+ * GMP call of half the time, between which the job polls.
+ *
+ * A slot of 128 bits holds every coefficient while c[j] < n 10^32 <
+ * 2^128, n the shorter length: n < 3.4 10^6 limbs, F(k) of up to 54
+ * million digits, k up to 2.6 10^8, so n up to 5.2 10^8.  At
+ * FIB_BIG_MAX the longest factor is F(5 10^7) (or 2 F(k) + F(k-1)),
+ * 653,087 limbs: c[j] < 6.6 10^37 < 2^127.  A larger n would need wider
+ * slots: evaluate at 2^(64+s) and -2^(64+s) with the limbs spread
+ * apart, or limbs of 10^15.
+ */
+
+static int
+fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
+    size_t nx, const mp_limb_t *y, size_t ny)
+{
+    int               neg;
+    size_t            m, t;
+    mp_limb_t        *q, cy;
+    const mp_limb_t  *p;
+
+    if (nx < ny) {
+        p = x;
+        x = y;
+        y = p;
+        t = nx;
+        nx = ny;
+        ny = t;
+    }
+
+    m = nx + ny;
+
+    /* x(-2^64) and y(-2^64) in out, which P+ overwrites only later */
+
+    q = fib_alloc(m * sizeof(mp_limb_t));
+
+    if (x == y) {
+        fib_dec_alternate(out + nx, x, nx);
+        mpn_sqr(q, out + nx, nx);
+        neg = 0;
+
+    } else {
+        neg = fib_dec_alternate(out, x, nx);
+        neg ^= fib_dec_alternate(out + nx, y, ny);
+        mpn_mul(q, out, nx, out + nx, ny);
+    }
+
+    if (fib_stopped(job)) {
+        fib_free(q, m * sizeof(mp_limb_t));
+        return -1;
+    }
+
+    if (x == y) {
+        mpn_sqr(out, x, nx);
+
+    } else {
+        mpn_mul(out, x, nx, y, ny);
+    }
+
+    /*
+     * T = P+ - P-, the odd O = T / 2, the even E = P+ - O; T may take
+     * one bit more than m words when P- is negative, O never does
+     */
+
+    if (neg) {
+        cy = mpn_add_n(q, out, q, m);
+
+    } else {
+        cy = mpn_sub_n(q, out, q, m);
+    }
+
+    mpn_rshift(q, q, m, 1);
+    q[m - 1] |= cy << (GMP_NUMB_BITS - 1);
+
+    mpn_sub_n(out, out, q, m);
+
+    fib_dec_carry(out, q, m);
+
+    fib_free(q, m * sizeof(mp_limb_t));
+
+    return fib_stopped(job) ? -1 : 0;
+}
+
+
+/*
+ * y = |a(-2^64)|: the limbs with alternate signs, in two's complement;
+ * returns whether a(-2^64) is negative
+ */
+
+static int
+fib_dec_alternate(mp_limb_t *y, const mp_limb_t *a, size_t n)
+{
+    size_t     i;
+    mp_limb_t  borrow;
+
+    borrow = 0;
+
+    for (i = 0; i + 1 < n; i += 2) {
+        y[i] = a[i] - borrow;
+        borrow = a[i] < borrow;
+
+        y[i + 1] = 0 - a[i + 1] - borrow;
+        borrow = (a[i + 1] | borrow) != 0;
+    }
+
+    if (i < n) {
+        y[i] = a[i] - borrow;
+        borrow = a[i] < borrow;
+    }
+
+    if (borrow) {
+        mpn_neg(y, y, n);
+    }
+
+    return borrow != 0;
+}
+
+
+/*
+ * The carry pass: the m - 1 coefficients c[j], the even ones in e's
+ * 128-bit slots from word 0, the odd ones in o's from word 1, become m
+ * limbs of 10^16 written over e: limb j is written after e[j] was read.
+ */
+
+static void
+fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t m)
+{
+    size_t      j;
+    uint64_t    inv;
+    fib_u128_t  c, carry;
+
+    inv = (uint64_t) (~(fib_u128_t) 0 / (FIB_DEC_BASE << FIB_DEC_SHIFT));
+    carry = 0;
+
+    for (j = 0; j + 2 < m; j += 2) {
+        c = ((fib_u128_t) e[j + 1] << 64 | e[j]) + carry;
+        e[j] = fib_dec_divmod(c, &carry, inv);
+
+        c = ((fib_u128_t) o[j + 2] << 64 | o[j + 1]) + carry;
+        e[j + 1] = fib_dec_divmod(c, &carry, inv);
+    }
+
+    if (j + 1 < m) {
+        c = ((fib_u128_t) e[j + 1] << 64 | e[j]) + carry;
+        e[j] = fib_dec_divmod(c, &carry, inv);
+        j++;
+    }
+
+    /* below 10^16: the product of m limbs in all has at most m */
+    e[j] = (mp_limb_t) carry;
+}
+
+
+/*
+ * From a = F(k)^2 and b = F(k-1)^2, "len" limbs each, zero-padded, one
+ * more than either has, to F(2k + bit) in a and F(2k + bit - 1) in b:
+ *
+ *   bit 1: a = 4a - b + s = F(2k+1),  b = 3a - 2b + s = F(2k)
+ *   bit 0: a = 3a - 2b + s = F(2k),   b = a + b = F(2k-1)
+ *
+ * with s = 2 (-1)^k.  Each limb sum lies between -2 10^16 - 2 and
+ * 5 10^16: plain 64-bit arithmetic.  Returns -1 if a carry is left
+ * over, which cannot happen.
+ */
+
+static int
+fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd, int bit)
+{
+    size_t    i;
+    int64_t   x, y, u, v, ca, cb, q;
+    uint64_t  t;
+
+    ca = odd ? -2 : 2;
+    cb = bit ? ca : 0;
+
+    for (i = 0; i < len; i++) {
+        x = (int64_t) a[i];
+        y = (int64_t) b[i];
+
+        u = (bit ? 4 * x - y : 3 * x - 2 * y) + ca;
+
+        /* floor division, by an unsigned one of u + 3 10^16 >= 0 */
+        t = (uint64_t) (u + 3 * (int64_t) FIB_DEC_BASE);
+        q = (int64_t) (t / FIB_DEC_BASE);
+        a[i] = t - (uint64_t) q * FIB_DEC_BASE;
+        ca = q - 3;
+
+        v = (bit ? 3 * x - 2 * y : x + y) + cb;
+
+        t = (uint64_t) (v + 3 * (int64_t) FIB_DEC_BASE);
+        q = (int64_t) (t / FIB_DEC_BASE);
+        b[i] = t - (uint64_t) q * FIB_DEC_BASE;
+        cb = q - 3;
+    }
+
+    return (ca != 0 || cb != 0) ? -1 : 0;
+}
+
+
+/*
+ * The last step needs F(n) only: one product, where a doubling step
+ * makes two squares (GMP's mpz_fib_ui() ends the same way),
+ *
+ *   F(2k)   = F(k) (F(k) + 2 F(k-1))
+ *   F(2k+1) = (2 F(k) + F(k-1)) (2 F(k) - F(k-1)) + 2 (-1)^k
+ *
+ * a product costing 1.4 to 1.8 squares of its size, not 2.  f[0] and
+ * f[1] are F(k) and F(k-1), freed on the way; F(n) is left in f[0].
+ */
+
+static int
+fib_dec_last(fib_job_t *job, fib_dec_t *f, uint64_t k, int bit)
+{
+    int        rc;
+    size_t     room;
+    fib_dec_t  x, y, r;
+
+    room = f[0].len + 1;
+
+    fib_dec_new(&y, room);
+
+    if (bit) {
+        fib_dec_new(&x, room);
+
+        rc = fib_dec_sum(&x, &f[0], 2, &f[1], 1, 0);
+        rc |= fib_dec_sum(&y, &f[0], 2, &f[1], -1, 0);
+
+        fib_dec_free(&f[0]);
+
+    } else {
+        rc = fib_dec_sum(&y, &f[0], 1, &f[1], 2, 0);
+
+        x = f[0];
+        f[0].limb = NULL;
+        f[0].size = 0;
+    }
+
+    fib_dec_free(&f[1]);
+
+    if (rc != 0) {
+        job->rc = FIB_ERR_INTERNAL;
+        goto done;
+    }
+
+    fib_dec_new(&r, x.len + y.len + 1);
+
+    rc = fib_dec_mul(job, r.limb, x.limb, x.len, y.limb, y.len);
+
+    r.len = x.len + y.len;
+    r.limb[r.len] = 0;
+
+    if (rc == 0 && bit) {
+        r.len++;
+
+        if (fib_dec_sum(&r, &r, 1, &r, 0, (k & 1) ? -2 : 2) != 0) {
+            job->rc = FIB_ERR_INTERNAL;
+            rc = -1;
+        }
+    }
+
+    fib_dec_trim(&r);
+    f[0] = r;
+
+done:
+
+    fib_dec_free(&x);
+    fib_dec_free(&y);
+
+    return rc == 0 ? 0 : -1;
+}
+
+
+/*
+ * r = ca a + cb b + c, with small ca, cb and c, and a result that must
+ * not be negative, in r->size limbs at most; r may be a or b.  Returns
+ * -1 if it does not fit or would be negative, which cannot happen.
+ */
+
+static int
+fib_dec_sum(fib_dec_t *r, const fib_dec_t *a, int64_t ca,
+    const fib_dec_t *b, int64_t cb, int64_t c)
+{
+    size_t    i, len;
+    int64_t   v, q;
+    uint64_t  t;
+
+    len = a->len > b->len ? a->len : b->len;
+
+    if (len > r->size) {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        v = c;
+
+        if (i < a->len) {
+            v += ca * (int64_t) a->limb[i];
+        }
+
+        if (i < b->len) {
+            v += cb * (int64_t) b->limb[i];
+        }
+
+        /* floor division, by an unsigned one of v + 4 10^16 >= 0 */
+        t = (uint64_t) (v + 4 * (int64_t) FIB_DEC_BASE);
+        q = (int64_t) (t / FIB_DEC_BASE);
+        r->limb[i] = t - (uint64_t) q * FIB_DEC_BASE;
+        c = q - 4;
+    }
+
+    while (c > 0 && i < r->size) {
+        r->limb[i++] = (mp_limb_t) c % FIB_DEC_BASE;
+        c /= (int64_t) FIB_DEC_BASE;
+    }
+
+    r->len = i;
+    fib_dec_trim(r);
+
+    return c == 0 ? 0 : -1;
+}
+
+
+/* 16 digits of v < 10^16, zero-padded */
+
+static void
+fib_dec_put16(char *p, mp_limb_t v)
+{
+    int       i;
+    uint32_t  hi, lo;
+
+    static const char  pairs[] =
+        "00010203040506070809101112131415161718192021222324"
+        "25262728293031323334353637383940414243444546474849"
+        "50515253545556575859606162636465666768697071727374"
+        "75767778798081828384858687888990919293949596979899";
+
+    hi = (uint32_t) (v / 100000000);
+    lo = (uint32_t) (v % 100000000);
+
+    for (i = 6; i >= 0; i -= 2) {
+        memcpy(p + i, pairs + 2 * (hi % 100), 2);
+        memcpy(p + 8 + i, pairs + 2 * (lo % 100), 2);
+        hi /= 100;
+        lo /= 100;
+    }
+}
+
+
+/*
+ * F(n) from its limbs into job->out: the top limb without leading
+ * zeros, the others as 16 digits.  A count other than fib_digits(n)
+ * (which may be one too big) is an internal error, as a leading zero
+ * is in the binary path.
+ */
+
+static void
+fib_dec_write(fib_job_t *job, const fib_dec_t *x)
+{
+    char       *p, top[FIB_DEC_DIGITS + 4];
+    size_t      digits, t, i;
+    mp_limb_t   v;
+
+    digits = fib_digits(job->num);
+
+    v = x->limb[x->len - 1];
+    t = 0;
+
+    do {
+        top[t++] = (char) ('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+
+    if (t + FIB_DEC_DIGITS * (x->len - 1) != digits) {
+        job->rc = FIB_ERR_INTERNAL;
+        return;
+    }
+
+    p = job->out;
+
+    while (t > 0) {
+        *p++ = top[--t];
+    }
+
+    for (i = x->len - 1; i-- > 0; /* void */) {
+        fib_dec_put16(p, x->limb[i]);
+        p += FIB_DEC_DIGITS;
+    }
+
+    *p = '\n';
+    job->len = digits + 1;
+}
+
+
+/*
+ * F(job->num) into job->out, in decimal throughout: F(k) and F(k-1)
+ * for the top bits of n from GMP, then one doubling per lower bit.
+ * Polls before each squaring, between its two products and after.
+ */
+
+void
+fib_fast_decimal(fib_job_t *job)
+{
+    int         shift, bit;
+    mpz_t       z0, z1;
+    size_t      i, room;
+    uint64_t    n, k;
+    fib_dec_t   f[2], s[2];
+
+    n = job->num;
+
+    for (shift = 0; (n >> shift) >= (1 << FIB_DEC_SEED_BITS); shift++) {
+        /* void */
+    }
+
+    k = n >> shift;
+
+    f[0].limb = NULL;
+    f[1].limb = NULL;
+    s[0].limb = NULL;
+    s[1].limb = NULL;
+    f[0].size = f[1].size = s[0].size = s[1].size = 0;
+
+    /* F(k) and F(k-1); F(0) for k = 0 twice, harmlessly */
+
+    mpz_init(z0);
+    mpz_init(z1);
+    mpz_fib2_ui(z0, z1, k > 0 ? (unsigned long) k : 1);
+
+    if (k == 0) {
+        mpz_set_ui(z0, 0);
+    }
+
+    room = mpz_sizeinbase(z0, 10) / FIB_DEC_DIGITS + 2;
+
+    fib_dec_new(&f[0], room);
+    fib_dec_new(&f[1], room);
+
+    fib_dec_from_mpz(&f[0], z0);
+    fib_dec_from_mpz(&f[1], z1);
+
+    mpz_clear(z0);
+    mpz_clear(z1);
+
+    while (shift-- > 1) {
+        bit = (n >> shift) & 1;
+
+        /* room for the larger result, F(2k+1) < 4 F(k)^2 + 2 */
+        room = 2 * f[0].len + 1;
+
+        for (i = 2; i-- > 0; /* void */) {
+            if (fib_stopped(job)) {
+                goto done;
+            }
+
+            fib_dec_new(&s[i], room);
+
+            if (fib_dec_sqr(job, s[i].limb, f[i].limb, f[i].len) != 0) {
+                goto done;
+            }
+
+            memset(s[i].limb + 2 * f[i].len, 0,
+                   (room - 2 * f[i].len) * sizeof(mp_limb_t));
+
+            /* F(k-1) first: its buffer is gone while F(k) is squared */
+            fib_dec_free(&f[i]);
+        }
+
+        if (fib_dec_double(s[0].limb, s[1].limb, room, (int) (k & 1), bit)
+            != 0)
+        {
+            job->rc = FIB_ERR_INTERNAL;
+            goto done;
+        }
+
+        k = 2 * k + (uint64_t) bit;
+
+        for (i = 0; i < 2; i++) {
+            f[i] = s[i];
+            f[i].len = room;
+            fib_dec_trim(&f[i]);
+            s[i].limb = NULL;
+            s[i].size = 0;
+        }
+    }
+
+    /* shift is 0 now if there were steps, -1 if the seed is F(n) */
+
+    if (shift == 0) {
+        if (fib_stopped(job)
+            || fib_dec_last(job, f, k, (int) (n & 1)) != 0)
+        {
+            goto done;
+        }
+    }
+
+    if (!fib_stopped(job)) {
+        fib_dec_write(job, &f[0]);
+    }
+
+done:
+
+    for (i = 0; i < 2; i++) {
+        fib_dec_free(&f[i]);
+        fib_dec_free(&s[i]);
+    }
+}
+
+#else
+
+/* 32-bit limbs or no 128-bit integers: fast stays binary */
+
+void
+fib_fast_decimal(fib_job_t *job)
+{
+    fib_fast_binary(job);
+}
+
+#endif
+
+/* }}} */
+
+
 uint64_t
 fib_now_ns(void)
 {
@@ -924,18 +1737,20 @@ fib_job_run(fib_job_t *job)
         goto done;
     }
 
+    if (job->algorithm == FIB_FAST) {
+        if (!FIB_HAVE_DECIMAL || job->num < FIB_FAST_DECIMAL_MIN) {
+            fib_fast_binary(job);
+
+        } else {
+            fib_fast_decimal(job);
+        }
+
+        goto done;
+    }
+
     mpz_init(z);
 
-    if (job->algorithm == FIB_ITERATIVE) {
-        fib_iterative(job, z);
-
-    } else {
-        /*
-         * One GMP call that cannot be interrupted: 0.35 s at F(10^8), its
-         * limit; the conversion that follows is split and polls.
-         */
-        mpz_fib_ui(z, (unsigned long) job->num);
-    }
+    fib_iterative(job, z);
 
     if (!fib_stopped(job)) {
         fib_decimal(job, z);

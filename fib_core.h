@@ -53,6 +53,14 @@ typedef enum {
  */
 #define FIB_DECIMAL_PIECE      (1 << 16)
 
+/*
+ * fast computes in binary and converts below this n, in decimal from
+ * this n on: where decimal starts to pay (CPU time of each alone, F(n)
+ * from 12000 to 50000: decimal 8 % slower at 12000, even near 18000,
+ * 7 % faster at 20000, 24 % at 50000).
+ */
+#define FIB_FAST_DECIMAL_MIN   20000
+
 /* fib_cost_ns() for "too costly to say" */
 #define FIB_COST_MAX           UINT64_MAX
 
@@ -122,6 +130,15 @@ uint64_t fib_deadline_ns(uint64_t now_ns, uint64_t timeout_ms);
 int fib_decimal_split(fib_job_t *job, char *out, size_t digits, mpz_t z,
     size_t piece);
 #endif
+
+/*
+ * The two ways fast computes F(job->num) into job->out, on their own,
+ * for the tests and the benchmark: mpz_fib_ui() and the decimal
+ * conversion, or decimal throughout.  fib_job_run() chooses by n.  Both
+ * set job->rc and job->len only.
+ */
+void fib_fast_binary(fib_job_t *job);
+void fib_fast_decimal(fib_job_t *job);
 
 
 #endif /* _FIB_CORE_H_INCLUDED_ */

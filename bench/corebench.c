@@ -17,6 +17,14 @@
  *                                split into pieces as the module makes it
  *                                and as one mpz_get_str(), alternating:
  *                                both medians and the rounds' median ratio
+ *   corebench fast-vs-gmp ROUNDS [N ...]
+ *                                F(N) (default 10^4 to 10^8) three ways,
+ *                                alternating, on one thread: GMP alone
+ *                                (mpz_fib_ui() + mpz_get_str()), fast as
+ *                                the module runs it (fib_job_run()), and
+ *                                fast's binary path (mpz_fib_ui() and the
+ *                                split conversion); the minimum of ROUNDS
+ *                                and the ratios gmp / fast, binary / fast
  */
 
 
@@ -41,6 +49,9 @@ typedef struct {
 
 
 static int compare(unsigned n, int runs);
+static int fast_vs_gmp(int rounds, int argc, char **argv);
+static uint64_t fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z,
+    int reps);
 static int plain_threads(int threads, unsigned n, double seconds);
 static void *plain_thread(void *data);
 
@@ -167,6 +178,11 @@ main(int argc, char **argv)
         return plain_threads(atoi(argv[2]), atoi(argv[3]), atof(argv[4]));
     }
 
+    if (argc >= 3 && strcmp(argv[1], "fast-vs-gmp") == 0) {
+        runs = atoi(argv[2]);
+        return fast_vs_gmp(runs < 1 ? 1 : runs, argc - 3, argv + 3);
+    }
+
     if (argc == 4 && strcmp(argv[1], "decimal") == 0) {
         runs = atoi(argv[3]);
         return decimal(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
@@ -178,7 +194,8 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: corebench recursive|iterative|fast N RUNS\n"
                         "       corebench compare N RUNS\n"
                         "       corebench plain THREADS N SECONDS\n"
-                        "       corebench decimal N ROUNDS\n");
+                        "       corebench decimal N ROUNDS\n"
+                        "       corebench fast-vs-gmp ROUNDS [N ...]\n");
         return 2;
     }
 
@@ -354,4 +371,130 @@ plain_thread(void *data)
     t->elapsed_ns = now - start;
 
     return NULL;
+}
+
+
+/*
+ * Each round runs the three ways in turn, starting with a different one
+ * each time, so that whatever else the machine does slows them alike;
+ * the minimum of the rounds is each way's time with the least
+ * interference.  Small n repeat within a measurement, up to about 50 ms.
+ */
+
+static int
+fast_vs_gmp(int rounds, int argc, char **argv)
+{
+    int        i, r, w, way, reps, count;
+    char      *out[3];
+    mpz_t      z;
+    uint64_t   n, t, best[3];
+
+    static const uint64_t  decades[] = {
+        10000, 100000, 1000000, 10000000, 100000000
+    };
+
+    count = argc > 0 ? argc : (int) (sizeof(decades) / sizeof(decades[0]));
+
+    mpz_init(z);
+
+    printf("%10s %12s %12s %12s %9s %9s\n", "n", "gmp_ns", "fast_ns",
+           "binary_ns", "gmp/fast", "bin/fast");
+
+    for (i = 0; i < count; i++) {
+        n = argc > 0 ? strtoull(argv[i], NULL, 10) : decades[i];
+
+        if (n > FIB_BIG_MAX) {
+            return 2;
+        }
+
+        for (w = 0; w < 3; w++) {
+            out[w] = malloc(fib_out_size(n));
+            if (out[w] == NULL) {
+                return 1;
+            }
+
+            best[w] = UINT64_MAX;
+        }
+
+        /* as many repetitions as make GMP's way last 50 ms */
+
+        t = fast_vs_gmp_run(0, n, out[0], z, 1);
+        reps = t < 50000000 ? (int) (50000000 / (t + 1)) + 1 : 1;
+
+        for (r = 0; r < rounds; r++) {
+            for (w = 0; w < 3; w++) {
+                way = (r + w) % 3;
+
+                t = fast_vs_gmp_run(way, n, out[way], z, reps);
+                if (t == 0) {
+                    return 1;
+                }
+
+                if (t < best[way]) {
+                    best[way] = t;
+                }
+            }
+        }
+
+        if (memcmp(out[0], out[1], fib_digits(n)) != 0
+            || memcmp(out[0], out[2], fib_digits(n)) != 0)
+        {
+            fprintf(stderr, "corebench: F(%llu) differs\n",
+                    (unsigned long long) n);
+            return 1;
+        }
+
+        printf("%10llu %12llu %12llu %12llu %9.2f %9.2f\n",
+               (unsigned long long) n,
+               (unsigned long long) best[0] / reps,
+               (unsigned long long) best[1] / reps,
+               (unsigned long long) best[2] / reps,
+               (double) best[0] / best[1], (double) best[2] / best[1]);
+        fflush(stdout);
+
+        for (w = 0; w < 3; w++) {
+            free(out[w]);
+        }
+    }
+
+    mpz_clear(z);
+
+    return 0;
+}
+
+
+/* nanoseconds of reps computations one way: 0 gmp, 1 fast, 2 binary */
+
+static uint64_t
+fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z, int reps)
+{
+    int        i;
+    uint64_t   start;
+    fib_job_t  job;
+
+    start = fib_now_ns();
+
+    for (i = 0; i < reps; i++) {
+        if (way == 0) {
+            mpz_fib_ui(z, (unsigned long) n);
+            mpz_get_str(out, 10, z);
+            continue;
+        }
+
+        fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+
+        if (way == 1) {
+            fib_job_run(&job);
+
+        } else {
+            fib_fast_binary(&job);
+        }
+
+        if (job.rc != FIB_OK) {
+            fprintf(stderr, "corebench: %s\n", fib_strerror(job.rc));
+            return 0;
+        }
+    }
+
+    return fib_now_ns() - start;
 }

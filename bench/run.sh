@@ -626,6 +626,14 @@ for n in 1000000 10000000; do
     [ $n = 10000000 ] && split_1e7=$r
 done
 
+echo "bench: 4c. fast against GMP alone"
+
+# fast, decimal from FIB_FAST_DECIMAL_MIN on, against GMP alone and the
+# binary path, alternating in one process: the ratios are the point
+vs_gmp_rows=$(core fast-vs-gmp 3 | awk 'NR > 1 {
+    printf "| %s | %.2f | %.2f | %.2f | %s × | %s × |\n",
+           $1, $2 / 1e6, $3 / 1e6, $4 / 1e6, $5, $6 }')
+
 echo "bench: 5. overload"
 
 # goodput (200s per second) and refusals against concurrency, clients
@@ -756,7 +764,8 @@ printf '%s' "$big_rows"
 echo
 echo "## 4b. The split decimal conversion: F(n) to digits, one core"
 echo
-echo "What lets \`fast\` stop at \`fib_timeout\` or when its client leaves: the"
+echo "What lets \`iterative\` (and \`fast\` below n = 20000) stop at"
+echo "\`fib_timeout\` or when its client leaves: the"
 echo "conversion divides F(n) into pieces of at most $(grep -o 'FIB_DECIMAL_PIECE *(1 << [0-9]*)' "$HERE/../fib_core.h" | sed 's/.*(1 << \([0-9]*\))/2^\1/') digits and polls between"
 echo "them. Against one \`mpz_get_str\` of the same number, in alternating rounds"
 echo "of one process (bench/corebench.c \`decimal\`, 21 rounds at 10^6, 9 at 10^7),"
@@ -765,6 +774,18 @@ echo
 echo "| n | one mpz_get_str, ms | split, ms | split / one | ratios of the runs |"
 echo "| --- | --- | --- | --- | --- |"
 printf '%s' "$split_rows"
+echo
+echo "## 4c. \`fast\` against GMP alone, one core"
+echo
+echo "\`fast\` as the module runs it (decimal throughout from n = 20000)"
+echo "against GMP's own \`mpz_fib_ui\` + \`mpz_get_str\` and against \`fast\`'s"
+echo "binary path (\`mpz_fib_ui\` and the split conversion), alternating in"
+echo "one process pinned to one core, the best of 3 rounds"
+echo "(bench/corebench.c \`fast-vs-gmp 3\`)."
+echo
+echo "| n | GMP, ms | fast, ms | binary path, ms | GMP / fast | binary / fast |"
+echo "| --- | --- | --- | --- | --- | --- |"
+printf '%s\n' "$vs_gmp_rows"
 echo
 echo "## 5. Overload: recursive \`num=30\`, \`wrk -t2 -cN\`, clients that ask again at once"
 echo

@@ -1,10 +1,12 @@
-
 /*
  * Copyright (C) ngx_http_fib_module authors
  *
- * libFuzzer target: parse, then compute with the cheap algorithms for a
- * small n taken from the query, as the module would.  All algorithms must
- * agree, and the length must be the one announced before computing.
+ * libFuzzer target: parse, then compute as the module would.  For a
+ * small n taken from the query, all algorithms must agree; for an n up
+ * to 10^6, fast (binary or decimal, as fib_job_run() picks) and the
+ * decimal engine alone must both be byte-identical to GMP's
+ * mpz_fib_ui() + mpz_get_str().  Lengths must be the ones announced
+ * before computing.
  */
 
 
@@ -12,14 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gmp.h>
+
 #include "fib_core.h"
 
 
+/* the decimal engine's n: far enough for several steps of FFT squares */
+#define FUZZ_DECIMAL_MAX  1000000
+
+
 static void
-run(fib_job_t *job, fib_algorithm_t algorithm, uint64_t n, char *out)
+run(fib_job_t *job, fib_algorithm_t algorithm, uint64_t n, char *out,
+    void (*runner)(fib_job_t *job))
 {
     fib_job_init(job, algorithm, n, out, 0, NULL);
-    fib_job_run(job);
+    runner(job);
 
     if (job->rc != FIB_OK || job->len != fib_digits(n) + 1
         || out[job->len - 1] != '\n')
@@ -29,11 +38,48 @@ run(fib_job_t *job, fib_algorithm_t algorithm, uint64_t n, char *out)
 }
 
 
+/* fast both ways against GMP's own F(n) */
+
+static void
+against_gmp(uint64_t n)
+{
+    char       *want, *a, *b;
+    mpz_t       z;
+    size_t      len;
+    fib_job_t   job;
+
+    mpz_init(z);
+    mpz_fib_ui(z, (unsigned long) n);
+    want = mpz_get_str(NULL, 10, z);
+    mpz_clear(z);
+
+    len = strlen(want);
+
+    /* exactly the announced size: ASan sees any write past it */
+    a = malloc(fib_out_size(n));
+    b = malloc(fib_out_size(n));
+    if (a == NULL || b == NULL || fib_out_size(n) != len + 2) {
+        abort();
+    }
+
+    run(&job, FIB_FAST, n, a, fib_job_run);
+    run(&job, FIB_FAST, n, b, fib_fast_decimal);
+
+    if (memcmp(a, want, len) != 0 || memcmp(b, want, len) != 0) {
+        abort();
+    }
+
+    free(a);
+    free(b);
+    free(want);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char      *a, *b;
-    uint64_t   n;
+    uint64_t   n, small;
     fib_job_t  fast, other;
 
     if (fib_parse_query((const char *) data, size, &n) != FIB_OK) {
@@ -48,18 +94,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    n %= 5000;
+    small = n % 5000;
 
-    /* exactly the announced size: ASan sees any write past it */
-    a = malloc(fib_out_size(n));
-    b = malloc(fib_out_size(n));
+    a = malloc(fib_out_size(small));
+    b = malloc(fib_out_size(small));
     if (a == NULL || b == NULL) {
         abort();
     }
 
-    run(&fast, FIB_FAST, n, a);
+    run(&fast, FIB_FAST, small, a, fib_job_run);
 
-    run(&other, n <= 25 ? FIB_RECURSIVE : FIB_ITERATIVE, n, b);
+    run(&other, small <= 25 ? FIB_RECURSIVE : FIB_ITERATIVE, small, b,
+        fib_job_run);
 
     if (other.len != fast.len || memcmp(a, b, fast.len) != 0) {
         abort();
@@ -67,6 +113,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     free(a);
     free(b);
+
+    against_gmp(small);
+    against_gmp(n % (FUZZ_DECIMAL_MAX + 1));
 
     return 0;
 }

@@ -501,24 +501,36 @@ test_cancel_running(void **state)
     cancel_running(FIB_ITERATIVE, FIB_BIG_MAX, 50);
 
     /*
-     * F(10^8) fast: mpz_fib_ui() takes a third of a second, then the
-     * decimal conversion seconds; a second in, only a conversion that
-     * polls can still see the flag.
+     * F(10^8) fast, decimal throughout: about a second in all, whose
+     * last half is two squarings that poll between their products; a
+     * fifth of a second in, the flag lands in the middle of the steps.
      */
-    cancel_running(FIB_FAST, FIB_BIG_MAX, 1000);
+    cancel_running(FIB_FAST, FIB_BIG_MAX, 200);
 }
 
+
+/*
+ * F(10^8) fast with its deadline 300 ms away: the largest squarings
+ * poll between their two products.  How late it stops is printed, not
+ * asserted: timing is the benchmark's (a quiet machine: 0.45 s at most).
+ */
 
 static void
 deadline_fast(char *out)
 {
+    uint64_t   start;
     fib_job_t  job;
 
     fib_job_init(&job, FIB_FAST, FIB_BIG_MAX, out, 0, NULL);
-    job.deadline_ns = fib_now_ns() + 1000 * 1000 * 1000;
+    start = fib_now_ns();
+    job.deadline_ns = start + 300 * 1000 * 1000;
     fib_job_run(&job);
     assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
     assert_int_equal(job.len, 0);
+
+    print_message("fast F(%d) with a deadline at 300 ms: stopped at "
+                  "%.0f ms\n", FIB_BIG_MAX,
+                  (double) (fib_now_ns() - start) / 1e6);
 }
 
 
@@ -807,6 +819,159 @@ test_decimal_errors(void **state)
 /* }}} */
 
 
+/* {{{ fast in decimal: byte-identical to mpz_fib_ui() + mpz_get_str() */
+
+/* the oracle's F(n) against the engine's, through fib_fast_decimal() */
+
+static void
+expect_decimal_fib(uint64_t n, void (*runner)(fib_job_t *job))
+{
+    char       *want, *got;
+    mpz_t       z;
+    size_t      len;
+    fib_job_t   job;
+
+    mpz_init(z);
+    mpz_fib_ui(z, (unsigned long) n);
+    want = mpz_get_str(NULL, 10, z);
+    mpz_clear(z);
+
+    len = strlen(want);
+
+    /* exactly the announced size, and one byte to catch an overrun */
+    assert_int_equal(fib_out_size(n), len + 2);
+    got = malloc(len + 2);
+    assert_non_null(got);
+    got[len + 1] = 'x';
+
+    fib_job_init(&job, FIB_FAST, n, got, 0, NULL);
+    runner(&job);
+
+    if (job.rc != FIB_OK || job.len != len + 1
+        || memcmp(got, want, len) != 0 || got[len] != '\n'
+        || got[len + 1] != 'x')
+    {
+        fail_msg("fast F(%llu): rc %d, %zu bytes, differs from GMP's",
+                 (unsigned long long) n, job.rc, job.len);
+    }
+
+    free(got);
+    free(want);
+}
+
+
+static void
+test_fast_every_n(void **state)
+{
+    uint64_t  n;
+
+    /* fast as the module runs it, and the decimal engine on its own */
+
+    for (n = 0; n <= 30000; n++) {
+        expect_decimal_fib(n, fib_job_run);
+        expect_decimal_fib(n, fib_fast_decimal);
+    }
+}
+
+
+/*
+ * Where the engine's shapes change: the top limb from 16 digits to 1
+ * (fib_digits(n) crossing a multiple of 16), the seed's bits (k below
+ * 2^12), n of all ones and of one bit (every step odd, every step even),
+ * both sides of FIB_FAST_DECIMAL_MIN, and as far as FIB_BIG_MAX.
+ */
+
+static void
+test_fast_boundaries(void **state)
+{
+    static const size_t  limbs[] = {
+        1, 2, 3, 4, 7, 8, 9, 64, 65, 100, 1000, 1024, 4096, 4097, 65536,
+        131072, 1306172
+    };
+
+    static const uint64_t  bits[] = {
+        4094, 4095, 4096, 4097, 8191, 8192, 8193, 65535, 65536, 65537,
+        8388607, 8388608, 8388609,
+        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN,
+        FIB_FAST_DECIMAL_MIN + 1, 9999999, 10000000, 10000001
+    };
+
+    size_t    i, d;
+    uint64_t  n, m;
+
+    for (i = 0; i < sizeof(limbs) / sizeof(limbs[0]); i++) {
+        d = limbs[i] * 16;
+        n = n_of_digits(d);
+
+        /* d digits exactly, d + 1 (a new top limb), and d - 1 */
+
+        for (m = n - 1; m <= n_of_digits(d + 1); m++) {
+            if (m > FIB_BIG_MAX) {
+                break;
+            }
+
+            if (limbs[i] > 100000 && m != n - 1 && m != n_of_digits(d + 1))
+            {
+                /* far up, the two sides only: 5 s each */
+                continue;
+            }
+
+            expect_decimal_fib(m, fib_job_run);
+
+            if (m < FIB_FAST_DECIMAL_MIN) {
+                expect_decimal_fib(m, fib_fast_decimal);
+            }
+        }
+    }
+
+    for (i = 0; i < sizeof(bits) / sizeof(bits[0]); i++) {
+        expect_decimal_fib(bits[i], fib_job_run);
+        expect_decimal_fib(bits[i], fib_fast_decimal);
+    }
+}
+
+
+/*
+ * A few n at random, a new draw each run, the seed printed to replay it
+ * (FIB_TEST_SEED=...): below 10^6 often, up to FIB_BIG_MAX twice.
+ */
+
+static void
+test_fast_random(void **state)
+{
+    int        i;
+    uint64_t   n;
+    unsigned   seed;
+    const char *env;
+
+    env = getenv("FIB_TEST_SEED");
+    seed = env != NULL ? (unsigned) strtoul(env, NULL, 10)
+                       : (unsigned) fib_now_ns();
+
+    print_message("random n: FIB_TEST_SEED=%u\n", seed);
+    srandom(seed);
+
+    for (i = 0; i < 20; i++) {
+        n = FIB_FAST_DECIMAL_MIN + (uint64_t) random() % 1000000;
+        expect_decimal_fib(n, fib_job_run);
+    }
+
+    for (i = 0; i < 4; i++) {
+        n = (uint64_t) random() % 10000000;
+        expect_decimal_fib(n, fib_job_run);
+    }
+
+    for (i = 0; i < 2; i++) {
+        n = ((uint64_t) random() << 16 ^ (uint64_t) random())
+            % (FIB_BIG_MAX + 1);
+        print_message("random n: F(%llu)\n", (unsigned long long) n);
+        expect_decimal_fib(n, fib_job_run);
+    }
+}
+
+/* }}} */
+
+
 /* {{{ GMP's peak allocation against fib_work_size() */
 
 static size_t  gmp_live, gmp_peak;
@@ -848,10 +1013,11 @@ count_free(void *p, size_t size)
 }
 
 
-/* the most GMP held at once during one fib_job_run() */
+/* the most GMP held at once during one run of the job */
 
 static size_t
-gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
+gmp_peak_run(fib_algorithm_t algorithm, uint64_t n,
+    void (*runner)(fib_job_t *job))
 {
     char       *out;
     fib_job_t   job;
@@ -866,7 +1032,7 @@ gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
     gmp_live = 0;
     gmp_peak = 0;
 
-    fib_job_run(&job);
+    runner(&job);
 
     mp_set_memory_functions(NULL, NULL, NULL);
 
@@ -878,6 +1044,13 @@ gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
     free(out);
 
     return gmp_peak;
+}
+
+
+static size_t
+gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
+{
+    return gmp_peak_run(algorithm, n, fib_job_run);
 }
 
 
@@ -894,14 +1067,17 @@ static void
 test_work_size_bound(void **state)
 {
     /*
-     * Every decade up to FIB_BIG_MAX, odd points, and the widths where
-     * the conversion gains a split level: one piece (the whole number in
-     * one mpz_get_str(), its costliest case), two, four.
+     * Every decade up to FIB_BIG_MAX, odd points, the widths where the
+     * conversion gains a split level: one piece (the whole number in
+     * one mpz_get_str(), its costliest case), two, four; both sides of
+     * FIB_FAST_DECIMAL_MIN, and where GMP's squaring changes method
+     * (the peak jumps between 10^6 and 1.25 10^6).
      */
     static const uint64_t  fast[] = {
-        0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000, 65537, 100000,
-        313584, 313590, 314159, 627168, 627180, 1000000, 1254355,
-        2718281, 10000000, 31415927, 100000000
+        0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000,
+        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN, 65537, 100000, 313584, 313590, 314159, 627168, 627180, 1000000,
+        1100000, 1200000, 1254355, 2718281, 8388607, 10000000, 31415927,
+        67108864, 100000000
     };
 
     /* n^2: measured as far as takes a second; see fib_work_size() */
@@ -949,16 +1125,18 @@ test_work_size_bound(void **state)
         /*
          * Beyond what can be measured, the bound rests on the structure:
          * the loop holds a, b and a grown copy of one (3 B), then comes
-         * the conversion fast makes of the same F(n), measured above up
-         * to FIB_BIG_MAX.  Check that it is so where it can be measured.
+         * the conversion binary fast makes of the same F(n).  Check that
+         * it is so where it can be measured.
          */
 
         loop = 3 * binary_size(n) + 4096;
 
-        if (peak > loop && peak > gmp_peak_of(FIB_FAST, n)) {
+        if (peak > loop
+            && peak > gmp_peak_run(FIB_FAST, n, fib_fast_binary))
+        {
             fail_msg("iterative F(%llu): GMP's peak %zu is above both the "
-                     "loop's %zu and fast's", (unsigned long long) n, peak,
-                     loop);
+                     "loop's %zu and the conversion's",
+                     (unsigned long long) n, peak, loop);
         }
 
         if ((double) peak / work > worst) {
@@ -968,6 +1146,38 @@ test_work_size_bound(void **state)
 
     print_message("iterative: GMP's peak is at most %.2f of "
                   "fib_work_size()\n", worst);
+
+    /*
+     * iterative's bound beyond the loop is the binary conversion's, which
+     * fast no longer makes above FIB_FAST_DECIMAL_MIN: measured on its
+     * own far beyond where the loop can be.
+     */
+
+    worst = 0;
+
+    for (i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+        n = fast[i];
+
+        if (n > 31415927) {
+            /* 10^8: 4 s of conversion for a ratio that stays put */
+            continue;
+        }
+
+        peak = gmp_peak_run(FIB_FAST, n, fib_fast_binary);
+        work = fib_work_size(FIB_ITERATIVE, n);
+
+        if (peak > work) {
+            fail_msg("binary F(%llu): GMP's peak %zu > fib_work_size() "
+                     "%zu", (unsigned long long) n, peak, work);
+        }
+
+        if ((double) peak / work > worst) {
+            worst = (double) peak / work;
+        }
+    }
+
+    print_message("binary fast: GMP's peak is at most %.2f of "
+                  "iterative's fib_work_size()\n", worst);
 }
 
 /* }}} */
@@ -997,6 +1207,9 @@ main(void)
         cmocka_unit_test(test_stop),
         cmocka_unit_test(test_decimal_identical),
         cmocka_unit_test(test_decimal_errors),
+        cmocka_unit_test(test_fast_every_n),
+        cmocka_unit_test(test_fast_boundaries),
+        cmocka_unit_test(test_fast_random),
         cmocka_unit_test(test_work_size_bound),
     };
 
