@@ -262,12 +262,13 @@ ngx_http_fib_ran(ngx_http_fib_ctx_t *ctx)
     ctx->rec.ran = 1;
     ctx->rec.produced = (job->rc == FIB_OK);
     ctx->rec.compute_ns = job->compute_ns;
+    ctx->rec.waited = (ctx->rec.mode == NGX_HTTP_FIB_MODE_THREAD);
 
-    if (job->start_ns > ctx->post_ns) {
+    /* only a task waits: inline, the clock moved only for the set-up */
+
+    if (ctx->rec.waited && job->start_ns > ctx->post_ns) {
         ctx->rec.queue_ns = job->start_ns - ctx->post_ns;
     }
-
-    ctx->rec.waited = (ctx->rec.mode == NGX_HTTP_FIB_MODE_THREAD);
 
     ngx_http_fib_hold(ctx, ctx->size);
 }
