@@ -188,7 +188,9 @@ define configure_nginx
 	    || { cat $(1)/configure.log; exit 1; }
 endef
 
-$(NGX_BUILD)/objs/Makefile: config $(wildcard $(NGINX_SRC)/conf_flags)
+# config writes the dashboard into objs/: configure again when it changes
+$(NGX_BUILD)/objs/Makefile: config ngx_http_fib_dashboard.html \
+                            $(wildcard $(NGINX_SRC)/conf_flags)
 	$(call configure_nginx,$(NGX_BUILD),$(CC_OPT),$(LD_OPT))
 
 configure: ## configure NGINX_SRC with the module in NGX_BUILD (build/nginx)
