@@ -47,7 +47,10 @@ UNIT_CFLAGS ?= -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -pthread
 LIBS        := -luriparser -lgmp -lm
 
 DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
-DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client
+# the dashboard in a real browser (t/031-dashboard.t): Debian's chromium,
+# headless, driven by its chromedriver through selenium
+DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client \
+               chromium chromium-driver python3-selenium
 DEB_VALGRIND := valgrind
 # HTTP/3 clients for t/029-http3.t, which runs where nginx has HTTP/3:
 # Debian's ngtcp2 client, and ours on the same libraries
@@ -188,7 +191,9 @@ define configure_nginx
 	    || { cat $(1)/configure.log; exit 1; }
 endef
 
-$(NGX_BUILD)/objs/Makefile: config $(wildcard $(NGINX_SRC)/conf_flags)
+# config writes the dashboard into objs/: configure again when it changes
+$(NGX_BUILD)/objs/Makefile: config ngx_http_fib_dashboard.html \
+                            $(wildcard $(NGINX_SRC)/conf_flags)
 	$(call configure_nginx,$(NGX_BUILD),$(CC_OPT),$(LD_OPT))
 
 configure: ## configure NGINX_SRC with the module in NGX_BUILD (build/nginx)

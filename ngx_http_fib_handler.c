@@ -34,8 +34,6 @@ static ngx_int_t ngx_http_fib_has_error_page(ngx_http_request_t *r,
     ngx_uint_t status);
 static ngx_int_t ngx_http_fib_cache_headers(ngx_http_request_t *r,
     uint64_t num);
-static ngx_table_elt_t *ngx_http_fib_add_header(ngx_http_request_t *r,
-    char *key, ngx_str_t *value);
 static ngx_int_t ngx_http_fib_etag_match(ngx_http_request_t *r,
     uint64_t num, ngx_flag_t etag_on);
 
@@ -568,7 +566,9 @@ ngx_http_fib_cache_headers(ngx_http_request_t *r, uint64_t num)
 }
 
 
-static ngx_table_elt_t *
+/* an answer's header; the status page adds its Vary with it */
+
+ngx_table_elt_t *
 ngx_http_fib_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
 {
     ngx_table_elt_t  *h;

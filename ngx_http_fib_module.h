@@ -261,6 +261,8 @@ void ngx_http_fib_count(ngx_http_fib_shm_t *shm, ngx_http_fib_record_t *rec);
 ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
     ngx_uint_t status, char *type, u_char *data, size_t len);
+ngx_table_elt_t *ngx_http_fib_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value);
 ngx_int_t ngx_http_fib_error(ngx_http_request_t *r,
     ngx_http_fib_record_t *rec, ngx_uint_t status, ngx_uint_t outcome,
     const char *fmt, ...);

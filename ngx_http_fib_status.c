@@ -6,7 +6,8 @@
  * the status page.  Every worker adds to
  * the counters in a shared memory zone, which reloads keep; the gauges
  * are per worker process, so that a worker that dies takes its own with
- * it.
+ * it.  The page is the Prometheus text, the same values in JSON, or the
+ * dashboard (ngx_http_fib_dashboard.html) that polls the JSON.
  */
 
 
@@ -17,6 +18,9 @@
 
 #include "fib_core.h"
 #include "ngx_http_fib_module.h"
+
+/* ngx_http_fib_dashboard.html as a C string, written by "config" */
+#include "ngx_http_fib_dashboard.h"
 
 
 /* "config" passes the version as a bare token: no quoting to go wrong */
@@ -35,8 +39,57 @@
      + 6 * 3 + 2 + 2 * (2 + NGX_HTTP_FIB_BUCKETS + 2) + 4)
 #define NGX_HTTP_FIB_PAGE_LINE         256
 
+/* the most one piece of the JSON takes: its keys and numbers, no names */
+#define NGX_HTTP_FIB_JSON_PIECE        256
+
+#define NGX_HTTP_FIB_PROMETHEUS        0
+#define NGX_HTTP_FIB_JSON              1
+#define NGX_HTTP_FIB_HTML              2
+#define NGX_HTTP_FIB_FORMATS           3
+
 #define ngx_http_fib_str(x)            #x
 #define ngx_http_fib_xstr(x)           ngx_http_fib_str(x)
+
+
+/*
+ * The values of the JSON, read from shared memory once: the JSON is
+ * sized from them and then written from them, so that counters that
+ * move in between cannot make it longer than its buffer.
+ */
+
+typedef struct {
+    ngx_atomic_uint_t          requests[NGX_HTTP_FIB_OUTCOMES];
+    ngx_atomic_uint_t          compute_ns;
+    size_t                     len;
+    u_char                     name[NGX_HTTP_FIB_PLACE_NAME];
+} ngx_http_fib_place_values_t;
+
+
+typedef struct {
+    ngx_atomic_uint_t          requests[NGX_HTTP_FIB_OUTCOMES];
+    ngx_atomic_uint_t          rejected[NGX_HTTP_FIB_REASONS];
+    ngx_atomic_uint_t          computations[NGX_HTTP_FIB_ALGORITHMS][2];
+    ngx_atomic_uint_t          compute_ns[NGX_HTTP_FIB_ALGORITHMS];
+    ngx_atomic_uint_t          abandoned_ns[NGX_HTTP_FIB_ALGORITHMS];
+    ngx_atomic_uint_t          buckets[NGX_HTTP_FIB_BUCKETS];
+    ngx_atomic_uint_t          sum_ns;
+    ngx_atomic_uint_t          queue_buckets[NGX_HTTP_FIB_BUCKETS];
+    ngx_atomic_uint_t          queue_sum_ns;
+    ngx_uint_t                 in_flight;
+    ngx_uint_t                 waiting;
+    ngx_uint_t                 memory;
+    ngx_uint_t                 workers;
+    ngx_uint_t                 nplaces;
+    ngx_http_fib_place_values_t  places[NGX_HTTP_FIB_PLACES];
+} ngx_http_fib_values_t;
+
+
+/* the JSON as it is written, or only measured while pos is NULL */
+
+typedef struct {
+    u_char                    *pos;
+    size_t                     len;
+} ngx_http_fib_json_t;
 
 
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
@@ -56,6 +109,26 @@ static size_t ngx_http_fib_page_size(ngx_http_fib_main_conf_t *fmcf);
 static u_char *ngx_http_fib_status_page(u_char *p, u_char *last,
     ngx_http_fib_main_conf_t *fmcf);
 static u_char *ngx_http_fib_label(u_char *p, u_char *last, u_char *s,
+    size_t len);
+static void ngx_http_fib_gauges(ngx_http_fib_shm_t *shm, ngx_uint_t *in_flight,
+    ngx_uint_t *waiting, ngx_uint_t *memory, ngx_uint_t *workers);
+static ngx_int_t ngx_http_fib_format(ngx_http_request_t *r);
+static void ngx_http_fib_accept(ngx_str_t *value, ngx_uint_t *spec,
+    ngx_int_t *q);
+static ngx_int_t ngx_http_fib_qvalue(u_char *p, u_char *last);
+static ngx_int_t ngx_http_fib_json_page(ngx_http_request_t *r,
+    ngx_http_fib_main_conf_t *fmcf);
+static void ngx_http_fib_values(ngx_http_fib_values_t *v,
+    ngx_http_fib_shm_t *shm);
+static void ngx_http_fib_json_write(ngx_http_fib_json_t *j,
+    ngx_http_fib_values_t *v, ngx_http_fib_main_conf_t *fmcf);
+static void ngx_http_fib_json_seconds(ngx_http_fib_json_t *j, char *name,
+    ngx_atomic_uint_t *ns);
+static void ngx_http_fib_json_histogram(ngx_http_fib_json_t *j, char *name,
+    ngx_atomic_uint_t *buckets, ngx_atomic_uint_t sum_ns);
+static void ngx_http_fib_json_put(ngx_http_fib_json_t *j, const char *fmt,
+    ...);
+static void ngx_http_fib_json_string(ngx_http_fib_json_t *j, u_char *s,
     size_t len);
 
 
@@ -89,6 +162,38 @@ static ngx_str_t  ngx_http_fib_reasons[] = {
     ngx_string("memory"),
     ngx_string("subrequests")
 };
+
+
+/* what each format is, in Accept and in Content-Type */
+
+static ngx_str_t  ngx_http_fib_formats[] = {
+    ngx_string("prometheus"),
+    ngx_string("json"),
+    ngx_string("html")
+};
+
+static ngx_str_t  ngx_http_fib_media[] = {
+    ngx_string("text/plain"),
+    ngx_string("application/json"),
+    ngx_string("text/html")
+};
+
+static char  *ngx_http_fib_content_type[] = {
+    "text/plain; version=0.0.4",
+    "application/json",
+    "text/html; charset=utf-8"
+};
+
+
+static ngx_str_t  ngx_http_fib_vary = ngx_string("Accept");
+
+/*
+ * The dashboard loads nothing from anywhere and talks to its own page
+ * alone: the browser refuses whatever else a change might bring in.
+ */
+static ngx_str_t  ngx_http_fib_csp = ngx_string(
+    "default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; connect-src 'self'; img-src data:");
 
 
 static ngx_str_t  ngx_http_fib_modes[] = {
@@ -393,8 +498,14 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
 {
     u_char                    *p, *last;
     size_t                     size;
-    ngx_int_t                  rc;
+    ngx_int_t                  rc, format;
     ngx_http_fib_main_conf_t  *fmcf;
+
+    /* caches keep one answer for each Accept: it chooses the format */
+
+    if (ngx_http_fib_add_header(r, "Vary", &ngx_http_fib_vary) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     rc = ngx_http_discard_request_body(r);
 
@@ -409,9 +520,34 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
                                   &r->method_name);
     }
 
+    format = ngx_http_fib_format(r);
+
+    if (format == NGX_ERROR) {
+        return ngx_http_fib_error(r, NULL, NGX_HTTP_BAD_REQUEST, 0,
+                                  "format must be prometheus, json or html");
+    }
+
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
 
     ngx_http_fib_take_places(fmcf);
+
+    if (format == NGX_HTTP_FIB_JSON) {
+        return ngx_http_fib_json_page(r, fmcf);
+    }
+
+    if (format == NGX_HTTP_FIB_HTML) {
+        if (ngx_http_fib_add_header(r, "Content-Security-Policy",
+                                    &ngx_http_fib_csp)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_fib_send(r, NULL, NGX_HTTP_OK,
+                                 ngx_http_fib_content_type[format],
+                                 ngx_http_fib_dashboard,
+                                 sizeof(ngx_http_fib_dashboard) - 1);
+    }
 
     /* sized first, as stub_status does: a line of text and a number each */
 
@@ -425,7 +561,213 @@ ngx_http_fib_status_handler(ngx_http_request_t *r)
     last = ngx_http_fib_status_page(p, p + size, fmcf);
 
     return ngx_http_fib_send(r, NULL, NGX_HTTP_OK,
-                             "text/plain; version=0.0.4", p, last - p);
+                             ngx_http_fib_content_type[format], p, last - p);
+}
+
+
+/*
+ * ?format= when given; else what Accept prefers: JSON or HTML only when
+ * preferred to text/plain, so that Prometheus, curl and clients that
+ * take any type get the text they always got; HTML on a tie with JSON,
+ * as what asks for HTML at all is a browser, and a person.
+ */
+
+static ngx_int_t
+ngx_http_fib_format(ngx_http_request_t *r)
+{
+    ngx_int_t         q[NGX_HTTP_FIB_FORMATS];
+    ngx_str_t         value;
+    ngx_uint_t        i, spec[NGX_HTTP_FIB_FORMATS];
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &value) == NGX_OK) {
+        for (i = 0; i < NGX_HTTP_FIB_FORMATS; i++) {
+            if (value.len == ngx_http_fib_formats[i].len
+                && ngx_strncmp(value.data, ngx_http_fib_formats[i].data,
+                               value.len)
+                   == 0)
+            {
+                return i;
+            }
+        }
+
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_FIB_FORMATS; i++) {
+        spec[i] = 0;
+        q[i] = 0;
+    }
+
+    /* several Accept lines are one list (RFC 9110, 5.3) */
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash != 0
+            && h[i].key.len == sizeof("Accept") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                               sizeof("Accept") - 1)
+               == 0)
+        {
+            ngx_http_fib_accept(&h[i].value, spec, q);
+        }
+    }
+
+    if (q[NGX_HTTP_FIB_JSON] > q[NGX_HTTP_FIB_PROMETHEUS]
+        && q[NGX_HTTP_FIB_JSON] > q[NGX_HTTP_FIB_HTML])
+    {
+        return NGX_HTTP_FIB_JSON;
+    }
+
+    if (q[NGX_HTTP_FIB_HTML] > q[NGX_HTTP_FIB_PROMETHEUS]
+        && q[NGX_HTTP_FIB_HTML] >= q[NGX_HTTP_FIB_JSON])
+    {
+        return NGX_HTTP_FIB_HTML;
+    }
+
+    return NGX_HTTP_FIB_PROMETHEUS;
+}
+
+
+/*
+ * One Accept value: each format takes the q of the most specific range
+ * that names it (RFC 9110, 12.5.1): any type 1, its type with any
+ * subtype 2, itself 3; in thousandths, 0 when none names it.  Parameters other
+ * than q ("version=0.0.4") do not change what a range names.  An
+ * element with a q that is not a qvalue is left out.
+ */
+
+static void
+ngx_http_fib_accept(ngx_str_t *value, ngx_uint_t *spec, ngx_int_t *q)
+{
+    u_char      *p, *end, *range, *s;
+    size_t       len, n;
+    ngx_int_t    qv;
+    ngx_str_t   *media;
+    ngx_uint_t   i, sp;
+
+    p = value->data;
+    end = p + value->len;
+
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        range = p;
+
+        while (p < end && *p != ',' && *p != ';' && *p != ' ' && *p != '\t')
+        {
+            p++;
+        }
+
+        len = p - range;
+        qv = 1000;
+
+        while (p < end && *p != ',') {
+            if (*p++ != ';') {
+                continue;
+            }
+
+            while (p < end && (*p == ' ' || *p == '\t')) {
+                p++;
+            }
+
+            if (end - p < 2 || (*p != 'q' && *p != 'Q') || p[1] != '=') {
+                continue;
+            }
+
+            p += 2;
+            s = p;
+
+            while (p < end && *p != ',' && *p != ';' && *p != ' '
+                   && *p != '\t')
+            {
+                p++;
+            }
+
+            qv = ngx_http_fib_qvalue(s, p);
+        }
+
+        if (len == 0 || qv == NGX_ERROR) {
+            continue;
+        }
+
+        for (i = 0; i < NGX_HTTP_FIB_FORMATS; i++) {
+            media = &ngx_http_fib_media[i];
+
+            /* "text/" or "application/" */
+            n = ngx_strlchr(media->data, media->data + media->len, '/')
+                - media->data + 1;
+
+            if (len == media->len
+                && ngx_strncasecmp(range, media->data, len) == 0)
+            {
+                sp = 3;
+
+            } else if (len == n + 1 && range[n] == '*'
+                       && ngx_strncasecmp(range, media->data, n) == 0)
+            {
+                sp = 2;
+
+            } else if (len == 3 && ngx_strncmp(range, "*/*", 3) == 0) {
+                sp = 1;
+
+            } else {
+                continue;
+            }
+
+            if (sp > spec[i] || (sp == spec[i] && qv > q[i])) {
+                spec[i] = sp;
+                q[i] = qv;
+            }
+        }
+    }
+}
+
+
+/* "0", "0.5", "1.000": thousandths, or NGX_ERROR */
+
+static ngx_int_t
+ngx_http_fib_qvalue(u_char *p, u_char *last)
+{
+    ngx_int_t  q, scale;
+
+    if (p == last || (*p != '0' && *p != '1')) {
+        return NGX_ERROR;
+    }
+
+    q = (*p++ - '0') * 1000;
+
+    if (p < last && *p == '.') {
+        p++;
+
+        for (scale = 100; scale && p < last && *p >= '0' && *p <= '9';
+             scale /= 10)
+        {
+            q += (*p++ - '0') * scale;
+        }
+    }
+
+    if (p != last || q > 1000) {
+        return NGX_ERROR;
+    }
+
+    return q;
 }
 
 
@@ -462,7 +804,6 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
 {
     ngx_uint_t                  i, j, in_flight, waiting, memory, workers;
     ngx_http_fib_shm_t         *shm;
-    ngx_http_fib_slot_t        *slot;
     ngx_http_fib_place_t       *place;
 #if (NGX_THREADS)
     ngx_http_fib_queue_t      **qp;
@@ -521,23 +862,7 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
                              "produce their number (timed out, cancelled), "
                              "by algorithm.", shm->abandoned_ns);
 
-    /* the gauges of the workers alive now: a crashed one's are gone */
-
-    in_flight = 0;
-    waiting = 0;
-    memory = 0;
-    workers = 0;
-
-    for (i = 0; i < NGX_HTTP_FIB_SLOTS; i++) {
-        slot = &shm->slots[i];
-
-        if (ngx_http_fib_alive((ngx_pid_t) slot->pid)) {
-            in_flight += slot->in_flight;
-            waiting += slot->waiting;
-            memory += slot->memory;
-            workers++;
-        }
-    }
+    ngx_http_fib_gauges(shm, &in_flight, &waiting, &memory, &workers);
 
     p = ngx_slprintf(p, last,
             "# HELP fib_in_flight Computations queued or running in "
@@ -624,6 +949,33 @@ ngx_http_fib_status_page(u_char *p, u_char *last,
 }
 
 
+/* the gauges of the workers alive now: a crashed one's are gone */
+
+static void
+ngx_http_fib_gauges(ngx_http_fib_shm_t *shm, ngx_uint_t *in_flight,
+    ngx_uint_t *waiting, ngx_uint_t *memory, ngx_uint_t *workers)
+{
+    ngx_uint_t            i;
+    ngx_http_fib_slot_t  *slot;
+
+    *in_flight = 0;
+    *waiting = 0;
+    *memory = 0;
+    *workers = 0;
+
+    for (i = 0; i < NGX_HTTP_FIB_SLOTS; i++) {
+        slot = &shm->slots[i];
+
+        if (ngx_http_fib_alive((ngx_pid_t) slot->pid)) {
+            *in_flight += slot->in_flight;
+            *waiting += slot->waiting;
+            *memory += slot->memory;
+            (*workers)++;
+        }
+    }
+}
+
+
 /* a counter of seconds by algorithm, in microseconds */
 
 static u_char *
@@ -674,6 +1026,313 @@ ngx_http_fib_histogram(u_char *p, u_char *last, char *name,
                         "fib_%s_seconds_count %ui\n",
                         name, sum_ns / 1000000000, sum_ns / 1000 % 1000000,
                         name, cumulative);
+}
+
+
+/*
+ * The JSON has the text page's values under stable names (the README's
+ * table), measured first and then written from the same values: its
+ * length is exact, whatever the counters do meanwhile.
+ */
+
+static ngx_int_t
+ngx_http_fib_json_page(ngx_http_request_t *r, ngx_http_fib_main_conf_t *fmcf)
+{
+    u_char                 *p;
+    ngx_http_fib_json_t     j;
+    ngx_http_fib_values_t  *v;
+
+    v = ngx_palloc(r->pool, sizeof(ngx_http_fib_values_t));
+    if (v == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_fib_values(v, fmcf->zone->data);
+
+    j.pos = NULL;
+    j.len = 0;
+    ngx_http_fib_json_write(&j, v, fmcf);
+
+    p = ngx_pnalloc(r->pool, j.len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    j.pos = p;
+    j.len = 0;
+    ngx_http_fib_json_write(&j, v, fmcf);
+
+    return ngx_http_fib_send(r, NULL, NGX_HTTP_OK,
+                             ngx_http_fib_content_type[NGX_HTTP_FIB_JSON],
+                             p, j.len);
+}
+
+
+static void
+ngx_http_fib_values(ngx_http_fib_values_t *v, ngx_http_fib_shm_t *shm)
+{
+    ngx_uint_t                    i, j;
+    ngx_http_fib_place_t         *place;
+    ngx_http_fib_place_values_t  *pv;
+
+    for (i = 0; i < NGX_HTTP_FIB_OUTCOMES; i++) {
+        v->requests[i] = shm->requests[i];
+    }
+
+    for (i = 0; i < NGX_HTTP_FIB_REASONS; i++) {
+        v->rejected[i] = shm->rejected[i];
+    }
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        v->computations[i][0] = shm->computations[i][0];
+        v->computations[i][1] = shm->computations[i][1];
+        v->compute_ns[i] = shm->compute_ns[i];
+        v->abandoned_ns[i] = shm->abandoned_ns[i];
+    }
+
+    for (i = 0; i < NGX_HTTP_FIB_BUCKETS; i++) {
+        v->buckets[i] = shm->buckets[i];
+        v->queue_buckets[i] = shm->queue_buckets[i];
+    }
+
+    v->sum_ns = shm->sum_ns;
+    v->queue_sum_ns = shm->queue_sum_ns;
+
+    ngx_http_fib_gauges(shm, &v->in_flight, &v->waiting, &v->memory,
+                        &v->workers);
+
+    /* a reload may rename a place while it is read: its length is kept */
+
+    for (i = 0; i < NGX_HTTP_FIB_PLACES && shm->places[i].len; i++) {
+        place = &shm->places[i];
+        pv = &v->places[i];
+
+        pv->len = ngx_min(place->len, NGX_HTTP_FIB_PLACE_NAME);
+        ngx_memcpy(pv->name, place->name, pv->len);
+        pv->compute_ns = place->compute_ns;
+
+        for (j = 0; j < NGX_HTTP_FIB_OUTCOMES; j++) {
+            pv->requests[j] = place->requests[j];
+        }
+    }
+
+    v->nplaces = i;
+}
+
+
+static void
+ngx_http_fib_json_write(ngx_http_fib_json_t *j, ngx_http_fib_values_t *v,
+    ngx_http_fib_main_conf_t *fmcf)
+{
+    ngx_uint_t                    i, k;
+    ngx_http_fib_place_values_t  *pv;
+#if (NGX_THREADS)
+    ngx_http_fib_queue_t        **qp;
+#endif
+
+    ngx_http_fib_json_put(j, "{\"version\":\"%s\",\"nginx\":\"%s\","
+                          "\"requests\":{",
+                          ngx_http_fib_xstr(NGX_HTTP_FIB_VERSION),
+                          NGINX_VERSION);
+
+    for (i = 0; i < NGX_HTTP_FIB_OUTCOMES; i++) {
+        ngx_http_fib_json_put(j, "%s\"%V\":%uA", i ? "," : "",
+                              &ngx_http_fib_outcomes[i], v->requests[i]);
+    }
+
+    ngx_http_fib_json_put(j, "},\"rejected\":{");
+
+    for (i = 0; i < NGX_HTTP_FIB_REASONS; i++) {
+        ngx_http_fib_json_put(j, "%s\"%V\":%uA", i ? "," : "",
+                              &ngx_http_fib_reasons[i], v->rejected[i]);
+    }
+
+    ngx_http_fib_json_put(j, "},\"computations\":{");
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        ngx_http_fib_json_put(j, "%s\"%s\":{\"%V\":%uA,\"%V\":%uA}",
+                              i ? "," : "", fib_algorithm_name(i),
+                              &ngx_http_fib_modes[1], v->computations[i][0],
+                              &ngx_http_fib_modes[2], v->computations[i][1]);
+    }
+
+    ngx_http_fib_json_put(j, "},");
+    ngx_http_fib_json_seconds(j, "compute_seconds", v->compute_ns);
+    ngx_http_fib_json_seconds(j, "abandoned_compute_seconds",
+                              v->abandoned_ns);
+
+    ngx_http_fib_json_put(j, "\"in_flight\":%ui,\"waiting\":%ui,"
+                          "\"memory_bytes\":%ui,\"workers\":%ui,"
+                          "\"max_memory_bytes\":%uz,\"max_waiting\":%i,"
+                          "\"pools\":[",
+                          v->in_flight, v->waiting, v->memory, v->workers,
+                          fmcf->max_memory, fmcf->max_waiting);
+
+#if (NGX_THREADS)
+    qp = fmcf->queues.elts;
+
+    for (i = 0; i < fmcf->queues.nelts; i++) {
+        ngx_http_fib_json_put(j, "%s{\"pool\":", i ? "," : "");
+        ngx_http_fib_json_string(j, qp[i]->name.data, qp[i]->name.len);
+        ngx_http_fib_json_put(j, ",\"tasks\":%ui}", qp[i]->tasks);
+    }
+#endif
+
+    ngx_http_fib_json_put(j, "],");
+    ngx_http_fib_json_histogram(j, "compute_histogram", v->buckets,
+                                v->sum_ns);
+    ngx_http_fib_json_histogram(j, "queue_histogram", v->queue_buckets,
+                                v->queue_sum_ns);
+
+    ngx_http_fib_json_put(j, "\"locations\":[");
+
+    for (i = 0; i < v->nplaces; i++) {
+        pv = &v->places[i];
+
+        ngx_http_fib_json_put(j, "%s{\"location\":", i ? "," : "");
+        ngx_http_fib_json_string(j, pv->name, pv->len);
+        ngx_http_fib_json_put(j, ",\"requests\":{");
+
+        for (k = 0; k < NGX_HTTP_FIB_OUTCOMES; k++) {
+            ngx_http_fib_json_put(j, "%s\"%V\":%uA", k ? "," : "",
+                                  &ngx_http_fib_outcomes[k],
+                                  pv->requests[k]);
+        }
+
+        ngx_http_fib_json_put(j, "},\"compute_seconds\":%uA.%06uA}",
+                              pv->compute_ns / 1000000000,
+                              pv->compute_ns / 1000 % 1000000);
+    }
+
+    ngx_http_fib_json_put(j, "]}\n");
+}
+
+
+/* "name":{"recursive":0.000000,...}, as the text page's seconds */
+
+static void
+ngx_http_fib_json_seconds(ngx_http_fib_json_t *j, char *name,
+    ngx_atomic_uint_t *ns)
+{
+    ngx_uint_t  i;
+
+    ngx_http_fib_json_put(j, "\"%s\":{", name);
+
+    for (i = 0; i < NGX_HTTP_FIB_ALGORITHMS; i++) {
+        ngx_http_fib_json_put(j, "%s\"%s\":%uA.%06uA", i ? "," : "",
+                              fib_algorithm_name(i), ns[i] / 1000000000,
+                              ns[i] / 1000 % 1000000);
+    }
+
+    ngx_http_fib_json_put(j, "},");
+}
+
+
+/* cumulative buckets, as Prometheus has them: "count" is the last one */
+
+static void
+ngx_http_fib_json_histogram(ngx_http_fib_json_t *j, char *name,
+    ngx_atomic_uint_t *buckets, ngx_atomic_uint_t sum_ns)
+{
+    ngx_uint_t  i, cumulative;
+
+    ngx_http_fib_json_put(j, "\"%s\":{\"buckets\":[", name);
+
+    cumulative = 0;
+
+    for (i = 0; i < NGX_HTTP_FIB_BUCKETS; i++) {
+        cumulative += buckets[i];
+        ngx_http_fib_json_put(j, "%s{\"le\":\"%s\",\"count\":%ui}",
+                              i ? "," : "", ngx_http_fib_bucket_le[i],
+                              cumulative);
+    }
+
+    ngx_http_fib_json_put(j, "],\"sum\":%uA.%06uA,\"count\":%ui},",
+                          sum_ns / 1000000000, sum_ns / 1000 % 1000000,
+                          cumulative);
+}
+
+
+/* one piece of keys and numbers, written or only counted */
+
+static void
+ngx_http_fib_json_put(ngx_http_fib_json_t *j, const char *fmt, ...)
+{
+    u_char   *p;
+    va_list   args;
+    u_char    piece[NGX_HTTP_FIB_JSON_PIECE];
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(piece, piece + sizeof(piece), fmt, args);
+    va_end(args);
+
+    if (j->pos != NULL) {
+        j->pos = ngx_cpymem(j->pos, piece, p - piece);
+    }
+
+    j->len += p - piece;
+}
+
+
+/*
+ * A name as a JSON string: valid UTF-8 as it is, with " and \ escaped
+ * and control characters as \u00XX; a byte that is not UTF-8, or that
+ * encodes a surrogate, is U+FFFD, as a decoder would read it.
+ */
+
+static void
+ngx_http_fib_json_string(ngx_http_fib_json_t *j, u_char *s, size_t len)
+{
+    u_char    *c, *end;
+    size_t     n;
+    uint32_t   u;
+    u_char     out[6];
+
+    end = s + len;
+
+    ngx_http_fib_json_put(j, "\"");
+
+    while (s < end) {
+        c = s;
+
+        if (*s < 0x80) {
+            s++;
+
+            if (*c == '"' || *c == '\\') {
+                out[0] = '\\';
+                out[1] = *c;
+                n = 2;
+
+            } else if (*c < 0x20) {
+                n = ngx_sprintf(out, "\\u%04xi", (ngx_int_t) *c) - out;
+
+            } else {
+                out[0] = *c;
+                n = 1;
+            }
+
+        } else {
+            u = ngx_utf8_decode(&s, end - s);
+
+            if (u > 0x10ffff || (u >= 0xd800 && u <= 0xdfff)) {
+                /* ngx_utf8_decode() may stop anywhere: one byte at a time */
+                s = c + 1;
+                n = ngx_cpymem(out, "\\ufffd", 6) - out;
+
+            } else {
+                n = s - c;
+                ngx_memcpy(out, c, n);
+            }
+        }
+
+        if (j->pos != NULL) {
+            j->pos = ngx_cpymem(j->pos, out, n);
+        }
+
+        j->len += n;
+    }
+
+    ngx_http_fib_json_put(j, "\"");
 }
 
 

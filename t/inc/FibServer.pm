@@ -461,15 +461,17 @@ sub wait_all {
     return @order;
 }
 
-# one request, its answer; a status page it fetches must pass promtool
-# check metrics.  Asks the status port when one is set.
+# one request, its answer; a status page it fetches in the text format
+# (not the JSON or the dashboard) must pass promtool check metrics.
+# Asks the status port when one is set.
 sub get {
     my $self = self_of(\@_);
     my ($uri, %o) = @_;
     my $c = $self->send_req($uri, $self->{status_port}, %o);
     wait_all([$c]);
     Promtool::check($c->{body}, $uri)
-        if $uri =~ m{^/fib_status} && $c->{status} eq '200';
+        if $uri =~ m{^/fib_status} && $c->{status} eq '200'
+           && ($c->{headers}{'content-type'} // '') =~ m{^text/plain\b};
     return $c;
 }
 
