@@ -340,24 +340,22 @@ undef $taken;
 # /keep left out of one configuration and put back, after a new location
 # written before it: it finds its series again.  Each configuration is
 # probed at a location only it has, so that its own worker answers.
-write_capacity_conf('location = /live { fib; } location = /mid { fib; }');
-launch_or_reload('/mid?num=1');
-write_capacity_conf('location = /new { fib; } location = /keep { fib; }');
-launch_or_reload('/new?num=1');
-get('/keep?num=1');
+reload_with('location = /live { fib; } location = /mid { fib; }',
+            '/mid?num=1');
+reload_with('location = /new { fib; } location = /keep { fib; }',
+            '/new?num=1');
+
+# once the old worker, which has no /keep, takes no more connections
+$d = time + 10;
+sleep 0.05 until get('/keep?num=1')->{status} eq '200' || time > $d;
+
 is(num('fib_location_requests_total{location="= /keep",outcome="ok"}'), 4,
    'put back: /keep has its counts');
 is(num('fib_location_requests_total{location="= /new",outcome="ok"}'), 1,
    'put back: and /new a place of its own');
 
-sub launch_or_reload {
-    my ($probe) = @_;
-    kill 'HUP', master_pid();
-    my $deadline = time + 10;
-    sleep 0.05 until get($probe)->{status} eq '200' || time > $deadline;
-}
-
-log_clean('places', qr/bind\(\) to 127\.0\.0\.1:\d+ failed|still could not bind/);
+log_clean('places',
+          qr/bind\(\) to 127\.0\.0\.1:\d+ failed|still could not bind/);
 stop_nginx();
 
 # }}}
