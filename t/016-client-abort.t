@@ -84,13 +84,6 @@ sub start_offloading {
 END
 }
 
-sub access_lines {
-    my ($re) = @_;
-    open my $fh, '<', "$root/logs/access.log" or return ();
-    my @lines = grep { /$re/ } <$fh>;
-    close $fh;
-    return @lines;
-}
 
 # about 900 KB: more than nginx reads with the headers, so the discard
 # goes on after the handler has offloaded the computation

@@ -76,7 +76,7 @@ if (!defined $h3client || $h3client eq '') {
 # and the same locations over plain HTTP/1.1 on $plain, where the status
 # page is asked.  One pool thread, one task at a time: whatever comes
 # while one computes waits in the worker's queue.
-sub start_h3 {
+sub start_quic {
     my (%o) = @_;
 
     $srv->{status_port} = $plain;
@@ -230,13 +230,13 @@ sub gtls_background {
 
 # h3client: [options] paths; returns { streams => [ { status, length,
 # path, reset } in the order of the paths ], closed, out }
-sub h3c_cmd {
+sub oncue_cmd {
     my ($opts, @paths) = @_;
     return ($h3client, '--timeout', 40000, @$opts, '127.0.0.1', $port,
             @paths);
 }
 
-sub h3c_parse {
+sub oncue_parse {
     my ($out, @paths) = @_;
 
     my %r = (streams => [ map { { path => $_, status => '', length => '',
@@ -260,15 +260,15 @@ sub h3c_parse {
     return \%r;
 }
 
-sub h3c {
+sub oncue {
     my ($opts, @paths) = @_;
-    return h3c_parse(run_client(0, h3c_cmd($opts, @paths)), @paths);
+    return oncue_parse(run_client(0, oncue_cmd($opts, @paths)), @paths);
 }
 
-sub h3c_background {
+sub oncue_background {
     my ($opts, @paths) = @_;
-    my ($pid, $out) = run_client(1, h3c_cmd($opts, @paths));
-    return { pid => $pid, parse => sub { h3c_parse($out, @paths) } };
+    my ($pid, $out) = run_client(1, oncue_cmd($opts, @paths));
+    return { pid => $pid, parse => sub { oncue_parse($out, @paths) } };
 }
 
 sub finish {
@@ -280,22 +280,8 @@ sub finish {
 # }}}
 # {{{ what the server saw
 
-my $access_offset = 0;
-
-sub mark {
-    mark_log();
-    $access_offset = -s "$root/logs/access.log" || 0;
-}
-
-# the access log lines since the mark: "protocol status uri mode outcome"
-sub access_lines {
-    open my $fh, '<', "$root/logs/access.log" or return ();
-    seek $fh, $access_offset, 0;
-    my @lines = <$fh>;
-    close $fh;
-    chomp @lines;
-    return @lines;
-}
+# the access log's lines since mark_log() (access_lines(), in
+# t/inc/FibServer.pm) read "protocol status uri mode outcome"
 
 # waits (30 s at most) until the access log has a line for each pattern
 sub wait_access {
@@ -354,11 +340,11 @@ system("openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
        . "-out '$root/conf/cert.pem' 2>/dev/null") == 0
     or die "openssl cannot make a certificate\n";
 
-start_h3(max_waiting => 1024);
+start_quic(max_waiting => 1024);
 
 # {{{ inline, offloaded well past the timer's first look, HEAD
 
-mark();
+mark_log();
 @r = gtls({}, '/inline?num=10');
 is("$r[0]{status} $r[0]{body}", "200 55\n", 'inline: F(10)');
 is($r[0]{code}, 256, 'inline: the stream ended with H3_NO_ERROR');
@@ -383,11 +369,11 @@ settled('single');
 # }}}
 # {{{ Range and If-None-Match
 
-$r = h3c(['-H', 'range: bytes=0-3', '-o', "$root"], '/fib?num=40');
+$r = oncue(['-H', 'range: bytes=0-3', '-o', "$root"], '/fib?num=40');
 is($r->{streams}[0]{status}, 206, 'range: 206');
 is(slurp("$root/0"), '1023', 'range: the first four digits of F(40)');
 
-$r = h3c(['-H', 'if-none-match: "fib-40"'], '/fib?num=40');
+$r = oncue(['-H', 'if-none-match: "fib-40"'], '/fib?num=40');
 is("$r->{streams}[0]{status} $r->{streams}[0]{length}", '304 0',
    'if-none-match: 304, no body');
 
@@ -399,7 +385,7 @@ settled('conditional');
 
 # one computes, the others wait in the worker's queue, the last ones
 # for longer than the timer's first look at them
-mark();
+mark_log();
 my @queued = map { "/fib?num=41&s=$_" } 1 .. 6;
 @r = gtls({}, @queued);
 is_deeply([map { "$_->{status} $_->{body}" } @r],
@@ -438,8 +424,8 @@ settled('fast');
 sub stop_while_open {
     my ($name, @opts) = @_;
 
-    mark();
-    my $h = h3c_background([@opts, '--linger', 30000], '/fib?num=47');
+    mark_log();
+    my $h = oncue_background([@opts, '--linger', 30000], '/fib?num=47');
     my $deadline = time + 30;
     my @l;
     sleep 0.05 until (@l = grep { m{ /fib\?num=47 } } access_lines())
@@ -460,10 +446,10 @@ stop_while_open('stop-sending running', '--stop-sending', 300);
 stop_while_open('stop-sending body open', '--no-fin', '--stop-sending',
                 300);
 
-mark();
+mark_log();
 $bg = gtls_background({}, '/fib?num=44');
 ok(wait_gauge('fib_in_flight', 1), 'stop-sending queued: one computes');
-$r = h3c(['--stop-sending', 300, '--linger', 1000], '/fib?num=45');
+$r = oncue(['--stop-sending', 300, '--linger', 1000], '/fib?num=45');
 ok(wait_log(qr/cancelling F\(45\)/),
    'stop-sending queued: the waiting request leaves the queue');
 @r = finish($bg);
@@ -480,10 +466,10 @@ settled('stop-sending queued');
 # reset
 stop_while_open('reset running', '--reset', 300);
 
-mark();
+mark_log();
 $bg = gtls_background({}, '/fib?num=44&r=1');
 ok(wait_gauge('fib_in_flight', 1), 'reset queued: one computes');
-$r = h3c(['--reset', 300, '--linger', 1000], '/fib?num=45');
+$r = oncue(['--reset', 300, '--linger', 1000], '/fib?num=45');
 ok(wait_log(qr/cancelling F\(45\)/),
    'reset queued: the waiting request leaves the queue');
 @r = finish($bg);
@@ -494,8 +480,8 @@ settled('reset queued');
 # }}}
 # {{{ a connection closed with streams in flight
 
-mark();
-$r = h3c(['--close', 300], '/fib?num=47', '/fib?num=46', '/fib?num=45');
+mark_log();
+$r = oncue(['--close', 300], '/fib?num=47', '/fib?num=46', '/fib?num=45');
 ok(wait_log(qr/cancelling F\(47\)/), 'close: the running one stops');
 ok(wait_log(qr/cancelling F\(46\)/) && wait_log(qr/cancelling F\(45\)/),
    'close: the waiting ones leave the queue');
@@ -506,7 +492,7 @@ settled('close');
 
 # anyone can send them, from any source address; the module must never
 # read the socket every client shares
-mark();
+mark_log();
 $bg = gtls_background({}, '/fib?num=45&d=1');
 ok(wait_gauge('fib_in_flight', 1), 'datagrams: one computes');
 my $udp = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
@@ -524,8 +510,8 @@ settled('datagrams');
 
 # the same while the request's body is still open: the module's timer
 # looks at the client every 100 ms then
-mark();
-$h = h3c_background(['--no-fin', '-o', $root], '/fib?num=45&d=2');
+mark_log();
+$h = oncue_background(['--no-fin', '-o', $root], '/fib?num=45&d=2');
 ok(wait_gauge('fib_in_flight', 1), 'datagrams, body open: one computes');
 $udp = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Proto => 'udp')
     or die "udp: $!";
@@ -543,7 +529,7 @@ settled('datagrams body open');
 # }}}
 # {{{ 100 streams on one connection
 
-mark();
+mark_log();
 my @hundred = map { $_ % 2 ? "/inline?num=" . ($_ % 21) . "&s=$_"
                             : "/fib?num=" . (20 + $_ % 7) . "&s=$_" }
               1 .. 100;
@@ -561,9 +547,9 @@ settled('100 streams');
 stop_nginx();
 my $deadline = time + 30;
 sleep 0.05 while -e "$root/logs/nginx.pid" && time < $deadline;
-start_h3(max_waiting => 2);
+start_quic(max_waiting => 2);
 
-mark();
+mark_log();
 @r = gtls({}, map { "/fib?num=40&q=$_" } 1 .. 6);
 my %codes;
 $codes{$_->{status}}++ for @r;
@@ -578,7 +564,7 @@ settled('full queue');
 # }}}
 # {{{ a reload with streams in flight
 
-mark();
+mark_log();
 $bg = gtls_background({}, '/fib?num=42&reload=1', '/fib?num=41&reload=1');
 sleep 0.3;
 kill 'HUP', master_pid();

@@ -16,6 +16,7 @@ use Cwd qw(abs_path);
 use FindBin;
 use lib "$FindBin::Bin/inc";
 use Promtool;
+use FibServer qw(slurp);
 
 my $promtool = Promtool::path();
 
@@ -28,13 +29,6 @@ my $repo = abs_path("$FindBin::Bin/..");
 my $dir = "$repo/examples/prometheus";
 my $rules_file = "$dir/fib.rules.yml";
 my $tests_file = "$dir/fib.rules.test.yml";
-
-sub slurp {
-    my ($file) = @_;
-    open my $fh, '<', $file or die "$file: $!";
-    local $/;
-    return <$fh>;
-}
 
 sub promtool {
     my (@args) = @_;

@@ -128,18 +128,18 @@ is_deeply($seen->{asked}, [(200) x 6, 400, 200],
           'seven numbers and a bad request asked');
 ok($seen->{changed}, 'the page shows them');
 
-sub total {
+sub shown_total {
     my ($view, $outcome) = @_;
     my $row = $view->{outcomes}{$outcome} || [];
     return $row->[2] // 'none';
 }
 
-is(total($after, 'ok') - total($before, 'ok'), 7, 'ok: 7 more');
-is(total($after, 'bad_request') - total($before, 'bad_request'), 1,
+is(shown_total($after, 'ok') - shown_total($before, 'ok'), 7, 'ok: 7 more');
+is(shown_total($after, 'bad_request') - shown_total($before, 'bad_request'), 1,
    'bad request: 1 more');
 
 for my $outcome (sort keys %{ $json->{requests} || {} }) {
-    is(total($after, $outcome), $json->{requests}{$outcome},
+    is(shown_total($after, $outcome), $json->{requests}{$outcome},
        "$outcome: the JSON's total");
 }
 
@@ -171,7 +171,7 @@ is($seen->{phone_width}, 390, 'a phone\'s width');
 cmp_ok($seen->{phone}{overflow} // 1, '<=', 0,
        '390 wide: nothing wider than the screen');
 is($seen->{phone}{state}, 'live, every second', 'still live');
-is(total($seen->{phone}, 'ok'), total($after, 'ok'), 'the same values');
+is(shown_total($seen->{phone}, 'ok'), shown_total($after, 'ok'), 'the same values');
 
 # }}}
 # {{{ an nginx with nothing to show
@@ -184,7 +184,7 @@ is_deeply($none->{locations}, [['no fib location yet']],
 is($none->{pools}, 'no thread pool', 'no pool: said so');
 is($none->{capacity}, 0, 'capacity 0');
 is($none->{'rate-total'}, '0.0', 'no requests a second');
-is(total($none, 'ok'), 0, 'no request');
+is(shown_total($none, 'ok'), 0, 'no request');
 is($none->{'compute-mean'}, '-', 'no mean of no computation');
 
 # }}}

@@ -51,6 +51,7 @@ use Exporter 'import';
 our @EXPORT = qw(start_server launch_nginx stop_nginx kill_worker
                  master_pid worker_pids alive
                  mark_log log_lines log_count log_clean wait_log
+                 access_lines
                  connect_to send_req wait_all get metric pick_port slurp);
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
@@ -331,6 +332,20 @@ sub kill_worker {
 sub mark_log {
     my $self = self_of(\@_);
     $self->{log_offset} = -s "$self->{root}/logs/error.log" || 0;
+    $self->{access_offset} = -s "$self->{root}/logs/access.log" || 0;
+}
+
+# the lines of logs/access.log written since the mark, without their
+# newline; only those matching $re when given
+sub access_lines {
+    my $self = self_of(\@_);
+    my ($re) = @_;
+    open my $fh, '<', "$self->{root}/logs/access.log" or return ();
+    seek $fh, $self->{access_offset} || 0, 0;
+    my @lines = <$fh>;
+    close $fh;
+    chomp @lines;
+    return defined $re ? grep { /$re/ } @lines : @lines;
 }
 
 # the error log lines written since the mark
