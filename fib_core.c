@@ -623,9 +623,16 @@ fib_work_size(fib_algorithm_t algorithm, uint64_t n)
     {
         /* the limbs of F(n), and one more */
         decimal = ((size_t) ((double) n * 0.20898764024997873) / 16 + 2)
-                  * 8;
+                  * 8 * 7 + FIB_WORK_FIXED;
 
-        return decimal * 7 + FIB_WORK_FIXED;
+        /*
+         * Never less than the binary path takes just below the switch:
+         * what one F(n) is charged must not fall as n grows, since
+         * nginx -t checks fib_max_memory at the limit alone.
+         */
+        binary = fib_work_size(FIB_ITERATIVE, FIB_FAST_DECIMAL_MIN - 1);
+
+        return decimal > binary ? decimal : binary;
     }
 
     /* in whole limbs, as GMP allocates it, and one limb more */

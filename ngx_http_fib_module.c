@@ -173,10 +173,10 @@ ngx_module_t  ngx_http_fib_module = {
 
 #if (NGX_THREADS)
 static ngx_str_t  ngx_http_fib_default_pool = ngx_string("default");
+#endif
 
 /* the configurations this master has read, for the zone to tell apart */
 static ngx_uint_t  ngx_http_fib_configurations;
-#endif
 
 
 static char *

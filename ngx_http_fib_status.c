@@ -95,6 +95,8 @@ typedef struct {
 static ngx_int_t ngx_http_fib_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 static void ngx_http_fib_init_places(ngx_http_fib_shm_t *shm,
     ngx_http_fib_main_conf_t *fmcf);
+static ngx_int_t ngx_http_fib_free_place(ngx_http_fib_shm_t *shm,
+    ngx_str_t *name, ngx_uint_t gen);
 static ngx_uint_t ngx_http_fib_bucket(uint64_t ns);
 static u_char *ngx_http_fib_seconds(u_char *p, u_char *last, char *name,
     char *help, ngx_atomic_t *ns);
@@ -395,26 +397,66 @@ ngx_http_fib_init_places(ngx_http_fib_shm_t *shm,
         }
     }
 
-    /* then the new ones, in free places */
+    /*
+     * Then the new ones: a name that another server's location has
+     * already placed shares its place; else an unused place, and only
+     * when none is left one that two configurations left unnamed (an
+     * old worker may still count there).
+     */
 
     for (i = 0; i < fmcf->places.nelts; i++) {
         if (pc[i].slot != -1 || pc[i].name.len > NGX_HTTP_FIB_PLACE_NAME) {
             continue;
         }
 
-        for (j = 0; j < NGX_HTTP_FIB_PLACES; j++) {
-            place = &shm->places[j];
+        pc[i].slot = ngx_http_fib_free_place(shm, &pc[i].name, gen);
+    }
+}
 
-            if (place->len == 0 || place->generation + 2 <= gen) {
-                ngx_memzero(place, sizeof(ngx_http_fib_place_t));
-                ngx_memcpy(place->name, pc[i].name.data, pc[i].name.len);
-                place->len = pc[i].name.len;
-                place->generation = gen;
-                pc[i].slot = j;
-                break;
-            }
+
+static ngx_int_t
+ngx_http_fib_free_place(ngx_http_fib_shm_t *shm, ngx_str_t *name,
+    ngx_uint_t gen)
+{
+    ngx_int_t              j, aged;
+    ngx_http_fib_place_t  *place;
+
+    aged = -1;
+
+    for (j = 0; j < NGX_HTTP_FIB_PLACES; j++) {
+        place = &shm->places[j];
+
+        if (place->len == name->len
+            && ngx_strncmp(place->name, name->data, name->len) == 0)
+        {
+            return j;
+        }
+
+        if (place->len == 0) {
+            break;
+        }
+
+        if (aged == -1 && place->generation + 2 <= gen) {
+            aged = j;
         }
     }
+
+    if (j == NGX_HTTP_FIB_PLACES) {
+        if (aged == -1) {
+            return -1;
+        }
+
+        j = aged;
+    }
+
+    place = &shm->places[j];
+
+    ngx_memzero(place, sizeof(ngx_http_fib_place_t));
+    ngx_memcpy(place->name, name->data, name->len);
+    place->len = name->len;
+    place->generation = gen;
+
+    return j;
 }
 
 

@@ -305,12 +305,23 @@ stop_nginx();
 # a fresh zone: no place left over from the scenarios above
 my $d = time + 30;
 sleep 0.05 while -e "$root/logs/nginx.pid" && time < $d;
-write_capacity_conf('location = /live { fib; } location = /keep { fib; }');
+# /keep in a second server too: one name, one series
+my $second = pick_port();
+write_capacity_conf("location = /live { fib; } location = /keep { fib; }\n"
+                    . "    }\n    server {\n"
+                    . "        listen 127.0.0.1:$second;\n"
+                    . "        location = /keep { fib; }");
 launch_nginx();
 mark_log();
 
 get('/live?num=1');
-get('/keep?num=1') for 1 .. 3;
+get('/keep?num=1') for 1 .. 2;
+wait_all([send_req('/keep?num=1', $second)]);
+is(scalar(grep { /^fib_location_requests_total\{location="= \/keep",outcome="ok"\} / }
+          split /\n/, get('/fib_status')->{body}), 1,
+   'two servers: one series for one name');
+is(num('fib_location_requests_total{location="= /keep",outcome="ok"}'), 3,
+   'two servers: counting both');
 
 # two reloads that fail when nginx binds a port someone else holds,
 # after the zone was set up for them: each names a new location, and
@@ -353,6 +364,18 @@ is(num('fib_location_requests_total{location="= /keep",outcome="ok"}'), 4,
    'put back: /keep has its counts');
 is(num('fib_location_requests_total{location="= /new",outcome="ok"}'), 1,
    'put back: and /new a place of its own');
+
+# /live and /mid are now left out by two configurations in a row: their
+# places may be taken, but only once no unused place is left
+reload_with('location = /keep { fib; } location = /other { fib; }',
+            '/other?num=1');
+ok(metric('fib_location_requests_total{location="= /live",outcome="ok"}')
+   ne 'missing'
+   && metric('fib_location_requests_total{location="= /mid",outcome="ok"}')
+      ne 'missing',
+   'aged places: kept while unused ones are left');
+is(num('fib_location_requests_total{location="= /other",outcome="ok"}'), 1,
+   'aged places: the new location has one of those');
 
 log_clean('places',
           qr/bind\(\) to 127\.0\.0\.1:\d+ failed|still could not bind/);

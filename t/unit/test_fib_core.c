@@ -424,6 +424,39 @@ test_sizes(void **state)
 }
 
 
+/*
+ * What one F(n) is charged never falls as n grows, across fast's switch
+ * to decimal too: nginx -t checks fib_max_memory at the limit alone.
+ */
+
+static void
+test_sizes_grow(void **state)
+{
+    size_t    size, last;
+    uint64_t  n;
+    int       a;
+
+    static const fib_algorithm_t  algorithms[] = { FIB_ITERATIVE, FIB_FAST };
+
+    for (a = 0; a < 2; a++) {
+        last = 0;
+
+        for (n = 0; n <= 200000; n++) {
+            size = fib_out_size(n) + fib_work_size(algorithms[a], n);
+
+            if (size < last) {
+                fail_msg("%s: F(%llu) is charged %zu, F(%llu) %zu",
+                         fib_algorithm_name(algorithms[a]),
+                         (unsigned long long) n, size,
+                         (unsigned long long) n - 1, last);
+            }
+
+            last = size;
+        }
+    }
+}
+
+
 static void
 test_cancel_before(void **state)
 {
@@ -1211,6 +1244,7 @@ main(void)
         cmocka_unit_test(test_fast_boundaries),
         cmocka_unit_test(test_fast_random),
         cmocka_unit_test(test_work_size_bound),
+        cmocka_unit_test(test_sizes_grow),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
