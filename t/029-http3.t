@@ -446,18 +446,25 @@ stop_while_open('stop-sending running', '--stop-sending', 300);
 stop_while_open('stop-sending body open', '--no-fin', '--stop-sending',
                 300);
 
-mark_log();
-$bg = gtls_background({}, '/fib?num=44');
-ok(wait_gauge('fib_in_flight', 1), 'stop-sending queued: one computes');
-$r = oncue(['--stop-sending', 300, '--linger', 1000], '/fib?num=45');
-ok(wait_log(qr/cancelling F\(45\)/),
-   'stop-sending queued: the waiting request leaves the queue');
-@r = finish($bg);
-is("$r[0]{status} $r[0]{body}", "200 701408733\n",
-   'stop-sending queued: the running one is answered');
-ok(wait_access(qr{^HTTP/3.0 499 /fib\?num=45 thread cancelled$}),
-   'stop-sending queued: 499, cancelled');
-settled('stop-sending queued');
+# one computes; another waits behind it, and its client leaves on cue
+sub leave_queue {
+    my ($name, @opts) = @_;
+
+    mark_log();
+    my $bg = gtls_background({}, '/fib?num=44&first=' . ($name =~ s/\W+/-/gr));
+    ok(wait_gauge('fib_in_flight', 1), "$name: one computes");
+    oncue([@opts, '--linger', 1000], '/fib?num=45');
+    ok(wait_log(qr/cancelling F\(45\)/),
+       "$name: the waiting request leaves the queue");
+    my @r = finish($bg);
+    is("$r[0]{status} $r[0]{body}", "200 701408733\n",
+       "$name: the running one is answered");
+    ok(wait_access(qr{^HTTP/3.0 499 /fib\?num=45 thread cancelled$}),
+       "$name: 499, cancelled");
+    settled($name);
+}
+
+leave_queue('stop-sending queued', '--stop-sending', 300);
 
 # }}}
 # {{{ RESET_STREAM: while running, while queued
@@ -466,16 +473,7 @@ settled('stop-sending queued');
 # reset
 stop_while_open('reset running', '--reset', 300);
 
-mark_log();
-$bg = gtls_background({}, '/fib?num=44&r=1');
-ok(wait_gauge('fib_in_flight', 1), 'reset queued: one computes');
-$r = oncue(['--reset', 300, '--linger', 1000], '/fib?num=45');
-ok(wait_log(qr/cancelling F\(45\)/),
-   'reset queued: the waiting request leaves the queue');
-@r = finish($bg);
-is("$r[0]{status} $r[0]{body}", "200 701408733\n",
-   'reset queued: the running one is answered');
-settled('reset queued');
+leave_queue('reset queued', '--reset', 300);
 
 # }}}
 # {{{ a connection closed with streams in flight
