@@ -451,7 +451,8 @@ sub leave_queue {
     my ($name, @opts) = @_;
 
     mark_log();
-    my $bg = gtls_background({}, '/fib?num=44&first=' . ($name =~ s/\W+/-/gr));
+    my $bg = gtls_background({}, '/fib?num=44&first='
+                                 . ($name =~ s/\W+/-/gr));
     ok(wait_gauge('fib_in_flight', 1), "$name: one computes");
     oncue([@opts, '--linger', 1000], '/fib?num=45');
     ok(wait_log(qr/cancelling F\(45\)/),
