@@ -18,9 +18,13 @@ use JSON::PP ();
 use File::Copy qw(copy);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+
+# the scenarios use a pool (capacity, queue waits, fib_pool_tasks)
+require_threads();
 
 sub on_path {
     my ($name) = @_;
@@ -47,14 +51,13 @@ if ($ENV{TEST_NGINX_USE_VALGRIND}) {
                      . 'as it takes';
 }
 
-my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
 
 my $srv = FibServer->new('dash');
 my $empty = FibServer->new('dash-empty');
 my ($port, $empty_port) = ($srv->port, $empty->port);
 
-my $pool = $threads ? 'thread_pool fib threads=2;' : '';
-my $use = $threads ? 'fib_thread_pool fib tasks=2;' : 'fib_thread_pool off;';
+my $pool = 'thread_pool fib threads=2;';
+my $use = 'fib_thread_pool fib tasks=2;';
 
 $srv->write_conf(workers => 2, main => $pool, http => <<"END");
     $use
@@ -115,7 +118,7 @@ ok($seen->{first_poll}, 'which shows the JSON it fetched');
 is($before->{state}, 'live, every second', 'and says it is live');
 is($before->{version}, $json->{version}, 'the module\'s version');
 is($before->{workers}, 2, 'two workers');
-is($before->{capacity}, $threads ? 4 : 0,
+is($before->{capacity}, 4,
    'capacity: tasks=2 times two workers');
 is($before->{'waiting-limit'}, 32, 'queue: fib_max_waiting 16 times two');
 is($before->{'memory-limit'}, '128.0 MiB',
@@ -148,7 +151,7 @@ is($after->{'compute-count'} - $before->{'compute-count'}, 7,
    'seven computations in the compute time histogram');
 is($after->{'compute-count'}, $json->{compute_histogram}{count},
    'as the JSON has it');
-is($after->{'queue-count'}, $threads ? 1 : 0,
+is($after->{'queue-count'}, 1,
    'F(30) waited for the pool, F(20) ran inline');
 cmp_ok($seen->{max_rate} // 0, '>', 0, 'the rate went above 0');
 is($after->{'in-flight'}, 0, 'nothing in flight after');

@@ -16,10 +16,14 @@ use JSON::PP ();
 use Cwd qw(abs_path);
 use FindBin;
 use lib "$FindBin::Bin/inc";
+use NginxBinary;
 use FibServer;
 
 my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $threads = `$nginx -V 2>&1` =~ /--with-threads/;
+
+# the scenarios use a pool (capacity, queue waits, fib_pool_tasks)
+require_threads();
+
 my $repo = abs_path("$FindBin::Bin/..");
 my $readme = slurp("$repo/README.md");
 
@@ -38,8 +42,8 @@ my $long = "/" . ("\x01" x 127);
 # more locations than the page has places for: 64 at most are shown
 my $many = join '', map { "        location = /many/$_ { fib; }\n" } 1 .. 62;
 
-my $pool = $threads ? 'thread_pool fib threads=2;' : '';
-my $use = $threads ? 'fib_thread_pool fib tasks=2;' : 'fib_thread_pool off;';
+my $pool = 'thread_pool fib threads=2;';
+my $use = 'fib_thread_pool fib tasks=2;';
 
 $srv->write_conf(workers => 2, main => $pool, http => <<"END");
     $use
@@ -157,7 +161,7 @@ cmp_ok(scalar keys %prom, '>', 600, 'of a page of many series');
 is($doc->{requests}{ok}, 5, 'the requests as asked: 5 ok');
 is($doc->{requests}{bad_request}, 1, 'and one bad request');
 is($doc->{workers}, 2, 'two workers');
-is(scalar @{ $doc->{pools} || [] }, $threads ? 1 : 0,
+is(scalar @{ $doc->{pools} || [] }, 1,
    'the pools, an array');
 is(scalar @{ $doc->{locations} || [] }, 64, 'at most 64 locations');
 
