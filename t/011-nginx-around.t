@@ -49,6 +49,14 @@ our $Fib = <<'_EOC_';
     }
 _EOC_
 
+# nginx's "etag off", as a static file's location would have it
+our $EtagOff = <<'_EOC_';
+    location /fib {
+        fib;
+        etag off;
+    }
+_EOC_
+
 run_tests();
 
 __DATA__
@@ -306,11 +314,7 @@ fib: offloaded
 
 
 === TEST 15: etag off: no ETag, as for a static file
---- config
-    location /fib {
-        fib;
-        etag off;
-    }
+--- config eval: $::EtagOff
 --- request
 GET /fib?num=10
 --- response_headers
@@ -321,11 +325,7 @@ GET /fib?num=10
 
 
 === TEST 16: etag off: If-None-Match with the tag the module would send is no 304
---- config
-    location /fib {
-        fib;
-        etag off;
-    }
+--- config eval: $::EtagOff
 --- request
 GET /fib?num=10
 --- more_headers
@@ -339,11 +339,7 @@ If-None-Match: "fib-10"
 
 
 === TEST 17: etag off: If-None-Match: * is a 304 still
---- config
-    location /fib {
-        fib;
-        etag off;
-    }
+--- config eval: $::EtagOff
 --- request
 GET /fib?num=10
 --- more_headers
