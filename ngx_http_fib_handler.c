@@ -2,9 +2,11 @@
 /*
  * Copyright (C) ngx_http_fib_module authors
  *
- * A request, from the handler to its response: the checks, the memory
- * budget, the computation inline (or its hand-over to the offload), and
- * the answer with its headers.
+ * A fib request, from the handler to its response: the checks, the
+ * memory budget, the computation inline or its hand-over to the offload,
+ * and the answer with its headers.  The request's phase is the ledger's
+ * to move; this file moves it up to the computation, the offload while
+ * a task is out.
  */
 
 
@@ -14,6 +16,9 @@
 
 #include "fib_core.h"
 #include "ngx_http_fib_module.h"
+#include "ngx_http_fib_ledger.h"
+#include "ngx_http_fib_response.h"
+#include "ngx_http_fib_thread.h"
 
 
 /*
@@ -27,19 +32,40 @@
 #define NGX_HTTP_FIB_LOG_INTERVAL      1000
 
 
+/*
+ * One request's state, allocated from its pool and handed to every
+ * handler registered for it: the pool cleanup, the request cleanup, the
+ * thread task and the timer.  None of them looks it up in r->ctx, which
+ * nginx clears on internal redirects and filter finalization; the
+ * variables are the only readers that do, and they check for NULL.
+ */
+
+typedef struct {
+    /* first: the variables find it where they find the ctx */
+    ngx_http_fib_record_t      rec;
+
+#if (NGX_THREADS)
+    ngx_http_fib_offload_t     offload;
+#endif
+} ngx_http_fib_ctx_t;
+
+
 static ngx_int_t ngx_http_fib_compute(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
-static void ngx_http_fib_cleanup(void *data);
-static ngx_int_t ngx_http_fib_has_error_page(ngx_http_request_t *r,
-    ngx_uint_t status);
+#if (NGX_THREADS)
+static void ngx_http_fib_done(ngx_http_fib_offload_t *off);
+#endif
+static ngx_int_t ngx_http_fib_respond(ngx_http_request_t *r,
+    ngx_http_fib_record_t *rec);
+static ngx_int_t ngx_http_fib_refuse(ngx_http_request_t *r,
+    ngx_http_fib_record_t *rec, ngx_http_fib_reason_e reason,
+    const char *why);
 static ngx_int_t ngx_http_fib_cache_headers(ngx_http_request_t *r,
     uint64_t num);
 static ngx_int_t ngx_http_fib_etag_match(ngx_http_request_t *r,
     uint64_t num, ngx_flag_t etag_on);
 
 
-static ngx_str_t  ngx_http_fib_allow = ngx_string("GET, HEAD");
-static ngx_str_t  ngx_http_fib_retry_after = ngx_string("1");
 static ngx_str_t  ngx_http_fib_cache_control =
     ngx_string("public, max-age=31536000, immutable");
 
@@ -50,57 +76,38 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     uint64_t                   num;
     fib_rc_t                   frc;
     ngx_int_t                  rc;
-    ngx_pool_cleanup_t        *cln;
     ngx_http_fib_ctx_t        *ctx;
+    ngx_http_fib_record_t     *rec;
     ngx_http_fib_loc_conf_t   *flcf;
     ngx_http_core_loc_conf_t  *clcf;
-    ngx_http_fib_main_conf_t  *fmcf;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
-    fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_fib_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* the request is counted, and its memory given back, with its pool */
+    rec = &ctx->rec;
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
+    /* counted, and its memory given back, with its pool */
+
+    if (ngx_http_fib_record(r, rec, flcf->algorithm, flcf->place) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_fib_take_places(fmcf);
-
-    ctx->request = r;
-    ctx->shm = fmcf->zone->data;
-    ctx->rec.algorithm = flcf->algorithm;
-    ctx->rec.outcome = NGX_HTTP_FIB_ERROR;
-    ctx->rec.place = ((ngx_http_fib_place_conf_t *)
-                      fmcf->places.elts)[flcf->place].slot;
-
-    cln->handler = ngx_http_fib_cleanup;
-    cln->data = ctx;
-
     ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
+
+    /* a malformed body is the client's mistake, as nginx answers it */
 
     rc = ngx_http_discard_request_body(r);
 
     if (rc != NGX_OK) {
-        /* a malformed body is the client's mistake, as nginx answers it */
-        if (rc >= NGX_HTTP_BAD_REQUEST
-            && rc < NGX_HTTP_INTERNAL_SERVER_ERROR)
-        {
-            ctx->rec.outcome = NGX_HTTP_FIB_BAD_REQUEST;
-        }
-
         return rc;
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_NOT_ALLOWED,
-                                  NGX_HTTP_FIB_BAD_REQUEST,
+        return ngx_http_fib_error(r, NGX_HTTP_NOT_ALLOWED,
                                   "method %V is not allowed: use GET or HEAD",
                                   &r->method_name);
     }
@@ -112,20 +119,20 @@ ngx_http_fib_handler(ngx_http_request_t *r)
     }
 
     if (frc != FIB_OK) {
-        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_BAD_REQUEST,
-                                  NGX_HTTP_FIB_BAD_REQUEST, "%s",
+        return ngx_http_fib_error(r, NGX_HTTP_BAD_REQUEST, "%s",
                                   fib_strerror(frc));
     }
 
-    ctx->rec.num = num;
-    ctx->rec.parsed = 1;
+    rec->num = num;
+    ngx_http_fib_phase(rec, NGX_HTTP_FIB_PARSED);
 
     if (num > flcf->limit) {
-        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_BAD_REQUEST,
-                                  NGX_HTTP_FIB_BAD_REQUEST,
+        return ngx_http_fib_error(r, NGX_HTTP_BAD_REQUEST,
                                   "num %uL exceeds fib_max_num %ui",
                                   num, flcf->limit);
     }
+
+    ngx_http_fib_phase(rec, NGX_HTTP_FIB_ACCEPTED);
 
     /*
      * Conditions are the main request's, as for nginx's filters.  F(n)
@@ -149,8 +156,6 @@ ngx_http_fib_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ctx->rec.outcome = NGX_HTTP_FIB_NOT_MODIFIED;
-
         r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
         r->headers_out.content_length_n = -1;
         r->header_only = 1;
@@ -165,9 +170,7 @@ ngx_http_fib_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ctx->rec.outcome = NGX_HTTP_FIB_OK;
-
-        return ngx_http_fib_send(r, &ctx->rec, NGX_HTTP_OK, NULL, NULL,
+        return ngx_http_fib_send(r, NGX_HTTP_OK, NULL, NULL,
                                  fib_digits(num) + 1);
     }
 
@@ -175,27 +178,28 @@ ngx_http_fib_handler(ngx_http_request_t *r)
 }
 
 
-
 static ngx_int_t
 ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
     ngx_http_fib_loc_conf_t *flcf)
 {
     char                      *out;
-    size_t                     work;
     ngx_uint_t                 offload;
+    ngx_http_fib_record_t     *rec;
     ngx_http_fib_main_conf_t  *fmcf;
 
-    offload = !fib_cheap((fib_algorithm_t) ctx->rec.algorithm, ctx->rec.num,
+    rec = &ctx->rec;
+
+    offload = !fib_cheap((fib_algorithm_t) rec->algorithm, rec->num,
                          flcf->inline_max_cost);
 
 #if (NGX_THREADS)
-    offload = offload && flcf->queue != NULL;
+    offload = offload && flcf->pool != NULL;
 #else
     offload = 0;
 #endif
 
     if (offload && r->main->blocked >= NGX_HTTP_FIB_MAX_BLOCKED) {
-        return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_TOO_MANY,
+        return ngx_http_fib_refuse(r, rec, NGX_HTTP_FIB_TOO_MANY,
                                    "too many computations for one request");
     }
 
@@ -203,86 +207,90 @@ ngx_http_fib_compute(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
 
-    ctx->size = fib_out_size(ctx->rec.num);
-    work = fib_work_size((fib_algorithm_t) ctx->rec.algorithm, ctx->rec.num);
+    rec->size = fib_out_size(rec->num);
+    rec->work = fib_work_size((fib_algorithm_t) rec->algorithm, rec->num);
 
-    if (ngx_http_fib_worker->memory + ctx->size + work > fmcf->max_memory) {
-        return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_NO_MEMORY,
+    if (!ngx_http_fib_room(fmcf, rec->size + rec->work)) {
+        return ngx_http_fib_refuse(r, rec, NGX_HTTP_FIB_NO_MEMORY,
                                    "fib_max_memory is reached");
     }
 
     /* the exact length is known: the thread fills it, the pool frees it */
 
-    out = ngx_pnalloc(r->pool, ctx->size);
+    out = ngx_pnalloc(r->pool, rec->size);
     if (out == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_http_fib_hold(ctx, ctx->size + work);
+    rec->post_ns = fib_now_ns();
 
-    ctx->timeout = flcf->timeout;
-    ctx->post_ns = fib_now_ns();
-
-    fib_job_init(&ctx->work.job, (fib_algorithm_t) ctx->rec.algorithm,
-                 ctx->rec.num, out,
-                 fib_deadline_ns(ctx->post_ns, flcf->timeout),
+    fib_job_init(&rec->job, (fib_algorithm_t) rec->algorithm, rec->num, out,
+                 fib_deadline_ns(rec->post_ns, flcf->timeout),
                  &ngx_terminate);
 
 #if (NGX_THREADS)
     if (offload) {
-        return ngx_http_fib_offload(r, ctx, flcf);
+        ngx_http_fib_hold(rec, rec->size + rec->work);
+
+        switch (ngx_http_fib_offload(&ctx->offload, rec, flcf,
+                                     ngx_http_fib_done))
+        {
+        case NGX_DONE:
+            return NGX_DONE;
+
+        case NGX_BUSY:
+            ngx_http_fib_hold(rec, 0);
+            return ngx_http_fib_refuse(r, rec, NGX_HTTP_FIB_QUEUE_FULL,
+                                       "thread pool and fib_max_waiting "
+                                       "are full");
+
+        default:
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 #endif
 
-    ctx->rec.mode = NGX_HTTP_FIB_MODE_INLINE;
-
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "fib: computing F(%uL) inline", ctx->rec.num);
+                   "fib: computing F(%uL) inline", rec->num);
 
-    fib_job_run(&ctx->work.job);
+    ngx_http_fib_hold(rec, rec->size + rec->work);
 
-    ngx_http_fib_ran(ctx);
+    fib_job_run(&rec->job);
 
-    return ngx_http_fib_respond(r, ctx);
+    ngx_http_fib_phase(rec, NGX_HTTP_FIB_INLINE);
+
+    return ngx_http_fib_respond(r, rec);
 }
 
 
-/*
- * What the thread, or the event loop, left in the job, for the record;
- * the computation's own memory goes back to the budget.
- */
+#if (NGX_THREADS)
 
-void
-ngx_http_fib_ran(ngx_http_fib_ctx_t *ctx)
+/* the offload's job is done: the request answers */
+
+static void
+ngx_http_fib_done(ngx_http_fib_offload_t *off)
 {
-    fib_job_t  *job = &ctx->work.job;
+    ngx_http_request_t  *r;
 
-    ctx->rec.ran = 1;
-    ctx->rec.produced = (job->rc == FIB_OK);
-    ctx->rec.compute_ns = job->compute_ns;
-    ctx->rec.waited = (ctx->rec.mode == NGX_HTTP_FIB_MODE_THREAD);
+    r = off->rec->request;
 
-    /* only a task waits: inline, the clock moved only for the set-up */
-
-    if (ctx->rec.waited && job->start_ns > ctx->post_ns) {
-        ctx->rec.queue_ns = job->start_ns - ctx->post_ns;
-    }
-
-    ngx_http_fib_hold(ctx, ctx->size);
+    ngx_http_finalize_request(r, ngx_http_fib_respond(r, off->rec));
 }
+
+#endif
 
 
 /* 503 and Retry-After before anything was computed or queued */
 
-ngx_int_t
-ngx_http_fib_refuse(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    ngx_uint_t reason, const char *why)
+static ngx_int_t
+ngx_http_fib_refuse(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
+    ngx_http_fib_reason_e reason, const char *why)
 {
     ngx_msec_t         now;
 
     static ngx_msec_t  logged;
 
-    (void) ngx_atomic_fetch_add(&ctx->shm->rejected[reason], 1);
+    ngx_http_fib_refused(rec, reason);
 
     now = ngx_current_msec;
 
@@ -293,44 +301,15 @@ ngx_http_fib_refuse(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
                       "(logged at most once a second)", why);
     }
 
-    return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_SERVICE_UNAVAILABLE,
-                              NGX_HTTP_FIB_OVERLOADED,
-                              "the server is busy: retry later");
+    return ngx_http_fib_busy(r);
 }
 
 
-/* the worker's memory budget: what the request holds now, and only here */
-
-void
-ngx_http_fib_hold(ngx_http_fib_ctx_t *ctx, size_t memory)
+static ngx_int_t
+ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_record_t *rec)
 {
-    (void) ngx_atomic_fetch_add(&ngx_http_fib_worker->memory,
-                                (ngx_atomic_int_t) (memory - ctx->memory));
-    ctx->memory = memory;
-}
-
-
-/*
- * The request's pool is being destroyed: the response went out or never
- * will.  The request is counted here, once, from what was recorded on the
- * way, and its memory goes back to the budget.
- */
-
-static void
-ngx_http_fib_cleanup(void *data)
-{
-    ngx_http_fib_ctx_t *ctx = data;
-
-    ngx_http_fib_hold(ctx, 0);
-
-    ngx_http_fib_count(ctx->shm, &ctx->rec);
-}
-
-
-ngx_int_t
-ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
-{
-    fib_job_t  *job = &ctx->work.job;
+    fib_job_t                *job = &rec->job;
+    ngx_http_fib_loc_conf_t  *flcf;
 
     switch (job->rc) {
 
@@ -338,165 +317,28 @@ ngx_http_fib_respond(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
         break;
 
     case FIB_ERR_TIMEOUT:
-        return ngx_http_fib_error(r, &ctx->rec, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  NGX_HTTP_FIB_TIMED_OUT,
+        flcf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
+
+        return ngx_http_fib_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "the computation exceeded "
-                                  "fib_timeout %Mms", ctx->timeout);
+                                  "fib_timeout %Mms", flcf->timeout);
 
     case FIB_ERR_CANCELLED:
-        ctx->rec.outcome = NGX_HTTP_FIB_CANCELLED;
         return NGX_HTTP_CLIENT_CLOSED_REQUEST;
 
     default:
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "fib: computing F(%uL) failed: %s",
-                      ctx->rec.num, fib_strerror(job->rc));
+                      rec->num, fib_strerror(job->rc));
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_fib_cache_headers(r, ctx->rec.num) != NGX_OK) {
+    if (ngx_http_fib_cache_headers(r, rec->num) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->rec.outcome = NGX_HTTP_FIB_OK;
-
-    return ngx_http_fib_send(r, &ctx->rec, NGX_HTTP_OK, NULL,
-                             (u_char *) job->out, job->len);
-}
-
-
-/*
- * A one-line text/plain error, logged at info for client mistakes, or
- * the status alone when the location has an error_page for it: then
- * nginx's error page handling answers, as for its own errors.
- */
-
-ngx_int_t
-ngx_http_fib_error(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
-    ngx_uint_t status, ngx_uint_t outcome, const char *fmt, ...)
-{
-    u_char   *p, *last;
-    va_list   args;
-    u_char    msg[NGX_MAX_ERROR_STR];
-
-    va_start(args, fmt);
-    last = ngx_vslprintf(msg, msg + sizeof(msg) - 1, fmt, args);
-    va_end(args);
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "fib: %*s", last - msg, msg);
-
-    if (rec != NULL) {
-        rec->outcome = outcome;
-    }
-
-    /* an error page answers with headers of its own, not with ours */
-
-    if (ngx_http_fib_has_error_page(r, status)) {
-        return status;
-    }
-
-    if ((status == NGX_HTTP_NOT_ALLOWED
-         && ngx_http_fib_add_header(r, "Allow", &ngx_http_fib_allow) == NULL)
-        || (status == NGX_HTTP_SERVICE_UNAVAILABLE
-            && outcome == NGX_HTTP_FIB_OVERLOADED
-            && ngx_http_fib_add_header(r, "Retry-After",
-                                       &ngx_http_fib_retry_after)
-               == NULL))
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_pnalloc(r->pool, last - msg + 1);
-    if (p == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    last = ngx_cpymem(p, msg, last - msg);
-    *last++ = LF;
-
-    return ngx_http_fib_send(r, rec, status, NULL, p, last - p);
-}
-
-
-/* the test ngx_http_special_response_handler() makes */
-
-static ngx_int_t
-ngx_http_fib_has_error_page(ngx_http_request_t *r, ngx_uint_t status)
-{
-    ngx_uint_t                 i;
-    ngx_http_err_page_t       *err_page;
-    ngx_http_core_loc_conf_t  *clcf;
-
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
-
-    if (r->error_page || clcf->error_pages == NULL || r->uri_changes == 0) {
-        return 0;
-    }
-
-    err_page = clcf->error_pages->elts;
-
-    for (i = 0; i < clcf->error_pages->nelts; i++) {
-        if (err_page[i].status == (ngx_int_t) status) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/* text/plain unless told; the record, if any, learns of a filter's answer */
-
-ngx_int_t
-ngx_http_fib_send(ngx_http_request_t *r, ngx_http_fib_record_t *rec,
-    ngx_uint_t status, char *type, u_char *data, size_t len)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-
-    r->headers_out.content_type.data = (u_char *) (type ? type : "text/plain");
-    r->headers_out.content_type.len = ngx_strlen(
-                                          r->headers_out.content_type.data);
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rec != NULL) {
-        if (r->filter_finalize) {
-            /* a filter answered instead: 412 for If-Match, for one */
-            rec->outcome = NGX_HTTP_FIB_FILTERED;
-
-        } else if (r->headers_out.status == NGX_HTTP_NOT_MODIFIED) {
-            /* nginx's not-modified filter, after If-Match */
-            rec->outcome = NGX_HTTP_FIB_NOT_MODIFIED;
-        }
-    }
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = data;
-    b->last = data + len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_fib_send(r, NGX_HTTP_OK, NULL, (u_char *) job->out,
+                             job->len);
 }
 
 
@@ -563,30 +405,6 @@ ngx_http_fib_cache_headers(ngx_http_request_t *r, uint64_t num)
     r->allow_ranges = 1;
 
     return NGX_OK;
-}
-
-
-/* an answer's header; the status page adds its Vary with it */
-
-ngx_table_elt_t *
-ngx_http_fib_add_header(ngx_http_request_t *r, char *key, ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NULL;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value = *value;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return h;
 }
 
 

@@ -12,6 +12,8 @@
 
 #include "fib_core.h"
 #include "ngx_http_fib_module.h"
+#include "ngx_http_fib_ledger.h"
+#include "ngx_http_fib_thread.h"
 
 
 /* fib_inline_max_cost's default, ns */
@@ -36,6 +38,12 @@ static char *ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_http_fib_limit(ngx_conf_t *cf,
     ngx_http_fib_loc_conf_t *conf, ngx_uint_t check);
+#if (NGX_THREADS)
+static ngx_int_t ngx_http_fib_merge_pool(ngx_conf_t *cf,
+    ngx_http_fib_loc_conf_t *prev, ngx_http_fib_loc_conf_t *conf);
+static ngx_http_fib_pool_t *ngx_http_fib_add_pool(ngx_conf_t *cf,
+    ngx_thread_pool_t *thread_pool, ngx_str_t *name, ngx_int_t tasks);
+#endif
 
 
 static ngx_conf_enum_t  ngx_http_fib_priorities[] = {
@@ -163,10 +171,10 @@ ngx_module_t  ngx_http_fib_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    ngx_http_fib_init_process,             /* init process */
+    ngx_http_fib_take_slot,                /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    ngx_http_fib_exit_process,             /* exit process */
+    ngx_http_fib_free_slot,                /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -465,8 +473,8 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
     fmcf->configuration = ((ngx_uint_t) ngx_pid << 20)
                           + ++ngx_http_fib_configurations;
 
-    if (ngx_array_init(&fmcf->queues, cf->pool, 4,
-                       sizeof(void *))
+    if (ngx_array_init(&fmcf->pools, cf->pool, 4,
+                       sizeof(ngx_http_fib_pool_t *))
         != NGX_OK
         || ngx_array_init(&fmcf->places, cf->pool, 4,
                              sizeof(ngx_http_fib_place_conf_t))
@@ -528,10 +536,8 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_fib_loc_conf_t *prev = parent;
     ngx_http_fib_loc_conf_t *conf = child;
 
-    char                       *modifier;
-    ngx_http_core_loc_conf_t   *clcf;
-    ngx_http_fib_main_conf_t   *fmcf;
-    ngx_http_fib_place_conf_t  *place;
+    ngx_int_t                  place;
+    ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
@@ -550,40 +556,18 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->handler = NULL;
     }
 
-    /* a fib location has series of its own, under its name */
+    /* a fib location has series of its own, its blocks share them */
 
     if (clcf->noname) {
         conf->place = prev->place;
 
     } else if (conf->handler == ngx_http_fib_handler) {
-        fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
-
-        conf->place = fmcf->places.nelts;
-
-        place = ngx_array_push(&fmcf->places);
-        if (place == NULL) {
+        place = ngx_http_fib_add_place(cf, clcf);
+        if (place == NGX_ERROR) {
             return NGX_CONF_ERROR;
         }
 
-        /* the name as written: "= /fib", "^~ /fib/", "~ ^/f", "@fib" */
-
-        modifier = clcf->exact_match ? "= " : clcf->noregex ? "^~ " : "";
-#if (NGX_PCRE)
-        if (clcf->regex != NULL) {
-            modifier = "~ ";
-        }
-#endif
-
-        place->name.len = ngx_strlen(modifier) + clcf->name.len;
-        place->name.data = ngx_pnalloc(cf->pool, place->name.len);
-        if (place->name.data == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(ngx_cpymem(place->name.data, modifier,
-                              ngx_strlen(modifier)),
-                   clcf->name.data, clcf->name.len);
-        place->slot = -1;
+        conf->place = place;
     }
 
     ngx_conf_merge_uint_value(conf->algorithm, prev->algorithm,
@@ -600,39 +584,9 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
 #if (NGX_THREADS)
-
-    /* tasks= goes with the pool it was written beside */
-
-    if (conf->thread_pool == NGX_CONF_UNSET_PTR) {
-        conf->thread_pool = prev->thread_pool;
-        conf->pool_name = prev->pool_name;
-        conf->tasks = prev->tasks;
+    if (ngx_http_fib_merge_pool(cf, prev, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
-
-    /* only locations with "fib" make the default pool exist */
-
-    if (conf->thread_pool == NGX_CONF_UNSET_PTR
-        && conf->handler == ngx_http_fib_handler)
-    {
-        conf->pool_name = ngx_http_fib_default_pool;
-        conf->thread_pool = ngx_thread_pool_add(cf,
-                                                &ngx_http_fib_default_pool);
-        if (conf->thread_pool == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    conf->queue = NULL;
-
-    if (conf->thread_pool != NULL && conf->thread_pool != NGX_CONF_UNSET_PTR)
-    {
-        conf->queue = ngx_http_fib_add_queue(cf, conf->thread_pool,
-                                             &conf->pool_name, conf->tasks);
-        if (conf->queue == NULL) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
 #endif
 
     /* checked where "fib" is written, not again in its blocks */
@@ -645,18 +599,58 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    return NGX_CONF_OK;
+}
+
+
 #if (NGX_THREADS)
 
-    /*
-     * A thread keeps its scheduling class: the idle class only by default
-     * on a pool the operator named, never on nginx's "default" pool that
-     * "aio threads" shares.
-     */
+/*
+ * The pool, its tasks= and the scheduling class a location computes in.
+ * Only locations with "fib" make the default pool exist.  A thread keeps
+ * its scheduling class: the idle class only by default on a pool the
+ * operator named, never on nginx's "default" pool that "aio threads"
+ * shares.
+ */
+
+static ngx_int_t
+ngx_http_fib_merge_pool(ngx_conf_t *cf, ngx_http_fib_loc_conf_t *prev,
+    ngx_http_fib_loc_conf_t *conf)
+{
+    /* tasks= goes with the pool it was written beside */
+
+    if (conf->thread_pool == NGX_CONF_UNSET_PTR) {
+        conf->thread_pool = prev->thread_pool;
+        conf->pool_name = prev->pool_name;
+        conf->tasks = prev->tasks;
+    }
+
+    if (conf->thread_pool == NGX_CONF_UNSET_PTR
+        && conf->handler == ngx_http_fib_handler)
+    {
+        conf->pool_name = ngx_http_fib_default_pool;
+        conf->thread_pool = ngx_thread_pool_add(cf,
+                                                &ngx_http_fib_default_pool);
+        if (conf->thread_pool == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    conf->pool = NULL;
+
+    if (conf->thread_pool != NULL && conf->thread_pool != NGX_CONF_UNSET_PTR)
+    {
+        conf->pool = ngx_http_fib_add_pool(cf, conf->thread_pool,
+                                           &conf->pool_name, conf->tasks);
+        if (conf->pool == NULL) {
+            return NGX_ERROR;
+        }
+    }
 
     if (conf->thread_priority != NGX_CONF_UNSET_UINT) {
         conf->priority = conf->thread_priority;
 
-    } else if (conf->queue != NULL
+    } else if (conf->pool != NULL
                && conf->thread_pool
                   == ngx_thread_pool_get(cf->cycle,
                                          &ngx_http_fib_default_pool))
@@ -667,10 +661,79 @@ ngx_http_fib_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->priority = NGX_HTTP_FIB_PRIORITY_IDLE;
     }
 
-#endif
-
-    return NGX_CONF_OK;
+    return NGX_OK;
 }
+
+
+/* one pool, and one queue in front of it, whatever locations use it */
+
+static ngx_http_fib_pool_t *
+ngx_http_fib_add_pool(ngx_conf_t *cf, ngx_thread_pool_t *thread_pool,
+    ngx_str_t *name, ngx_int_t tasks)
+{
+    ngx_uint_t                 i;
+    ngx_http_fib_pool_t       *pool, **pp;
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
+
+    pp = fmcf->pools.elts;
+
+    for (i = 0; i < fmcf->pools.nelts; i++) {
+        if (pp[i]->pool != thread_pool) {
+            continue;
+        }
+
+        /* one value for a pool, wherever it is written, or the default */
+
+        if (tasks != NGX_CONF_UNSET) {
+            if (pp[i]->declared && (ngx_uint_t) tasks != pp[i]->tasks) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"fib_thread_pool\" names one pool "
+                                   "with tasks=%i and tasks=%ui",
+                                   tasks, pp[i]->tasks);
+                return NULL;
+            }
+
+            pp[i]->tasks = tasks;
+            pp[i]->declared = 1;
+        }
+
+        return pp[i];
+    }
+
+    pool = ngx_pcalloc(cf->pool, sizeof(ngx_http_fib_pool_t));
+    if (pool == NULL) {
+        return NULL;
+    }
+
+    /*
+     * nginx keeps a pool's size to itself: the operator says how many
+     * tasks it takes at once, one unless told.  A pool that refuses no
+     * more than that (tasks within its max_queue) never logs an error.
+     */
+
+    pool->pool = thread_pool;
+    pool->name = *name;
+    pool->tasks = (tasks != NGX_CONF_UNSET) ? (ngx_uint_t) tasks : 1;
+    pool->declared = (tasks != NGX_CONF_UNSET);
+
+    pool->queue = ngx_http_fib_add_queue(cf, pool);
+    if (pool->queue == NULL) {
+        return NULL;
+    }
+
+    pp = ngx_array_push(&fmcf->pools);
+    if (pp == NULL) {
+        return NULL;
+    }
+
+    *pp = pool;
+
+    return pool;
+}
+
+#endif
 
 
 /*
@@ -696,7 +759,7 @@ ngx_http_fib_limit(ngx_conf_t *cf, ngx_http_fib_loc_conf_t *conf,
     max = fib_algorithm_max(conf->algorithm);
 
 #if (NGX_THREADS)
-    pooled = (conf->queue != NULL);
+    pooled = (conf->pool != NULL);
 #else
     pooled = 0;
 #endif

@@ -5,8 +5,11 @@
  * The thread offload, built only with threads as nginx builds its own
  * thread code: the worker's queue in front of each thread pool, the post,
  * the completion, the timer that watches the client and the deadline of
- * a waiting request, and the cancellation.  A request with a task is in
- * one state, and only ngx_http_fib_set_state() changes it.
+ * a waiting request, and the cancellation.  It moves a request through
+ * the phases of a task (waiting, posted, left or computed) with the
+ * ledger's ngx_http_fib_phase(), and reaches the request flow only
+ * through the done handler it was handed, as nginx's thread code
+ * reaches HTTP through the handlers HTTP set.
  */
 
 
@@ -16,6 +19,8 @@
 
 #include "fib_core.h"
 #include "ngx_http_fib_module.h"
+#include "ngx_http_fib_ledger.h"
+#include "ngx_http_fib_thread.h"
 
 
 /*
@@ -27,12 +32,26 @@
 #define NGX_HTTP_FIB_WATCH_UNTESTED    100
 
 
-static void ngx_http_fib_keep(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx);
-static void ngx_http_fib_set_state(ngx_http_fib_ctx_t *ctx,
-    ngx_http_fib_state_e state);
+/*
+ * The worker's queue in front of one thread pool: at most "tasks" of the
+ * worker's tasks are posted to the pool, the requests beyond wait here,
+ * in order, and everything here is the event loop's alone.
+ */
+
+struct ngx_http_fib_queue_s {
+    ngx_http_fib_pool_t       *pool;
+    ngx_uint_t                 posted;
+    ngx_queue_t                waiting;
+};
+
+
+static void ngx_http_fib_keep(ngx_http_request_t *r,
+    ngx_http_fib_offload_t *off);
+static void ngx_http_fib_move(ngx_http_fib_offload_t *off,
+    ngx_http_fib_phase_e phase);
 static void ngx_http_fib_next(ngx_http_fib_queue_t *queue);
-static void ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc);
-static ngx_msec_t ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx);
+static void ngx_http_fib_unqueue(ngx_http_fib_offload_t *off, fib_rc_t rc);
+static ngx_msec_t ngx_http_fib_watch_time(ngx_http_fib_offload_t *off);
 static ngx_int_t ngx_http_fib_client_gone(ngx_http_request_t *r);
 static void ngx_http_fib_thread_handler(void *data, ngx_log_t *log);
 static void ngx_http_fib_thread_event_handler(ngx_event_t *ev);
@@ -41,59 +60,64 @@ static void ngx_http_fib_pending(ngx_http_request_t *r);
 static void ngx_http_fib_cancel_cleanup(void *data);
 
 
-/* requests of this worker waiting in the queues of its pools */
-static ngx_uint_t  ngx_http_fib_waiting;
-
+/*
+ * NGX_DONE: the request is the offload's until the done handler runs;
+ * NGX_BUSY: the worker's queue is full, nothing was done.
+ */
 
 ngx_int_t
-ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
-    ngx_http_fib_loc_conf_t *flcf)
+ngx_http_fib_offload(ngx_http_fib_offload_t *off, ngx_http_fib_record_t *rec,
+    ngx_http_fib_loc_conf_t *flcf, ngx_http_fib_done_pt done)
 {
+    ngx_http_request_t        *r;
     ngx_http_cleanup_t        *cln;
     ngx_http_fib_queue_t      *queue;
     ngx_http_fib_main_conf_t  *fmcf;
 
+    r = rec->request;
     fmcf = ngx_http_get_module_main_conf(r, ngx_http_fib_module);
-    queue = flcf->queue;
+    queue = flcf->pool->queue;
 
     /* a request that cannot be posted now waits, if there is room */
 
-    if ((!ngx_queue_empty(&queue->waiting) || queue->posted >= queue->tasks)
-        && ngx_http_fib_waiting >= (ngx_uint_t) fmcf->max_waiting)
+    if ((!ngx_queue_empty(&queue->waiting)
+         || queue->posted >= queue->pool->tasks)
+        && ngx_http_fib_waiting() >= (ngx_uint_t) fmcf->max_waiting)
     {
-        return ngx_http_fib_refuse(r, ctx, NGX_HTTP_FIB_QUEUE_FULL,
-                                   "thread pool and fib_max_waiting "
-                                   "are full");
+        return NGX_BUSY;
     }
 
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     cln->handler = ngx_http_fib_cancel_cleanup;
-    cln->data = ctx;
+    cln->data = off;
 
-    ctx->queue = queue;
-    ctx->work.priority = flcf->priority;
-    ctx->rec.mode = NGX_HTTP_FIB_MODE_THREAD;
+    off->rec = rec;
+    off->done = done;
+    off->queue = queue;
 
-    ctx->task.ctx = &ctx->work;
-    ctx->task.handler = ngx_http_fib_thread_handler;
-    ctx->task.event.handler = ngx_http_fib_thread_event_handler;
-    ctx->task.event.data = ctx;
-    ctx->task.event.log = r->connection->log;
+    off->work.job = &rec->job;
+    off->work.priority = flcf->priority;
+
+    off->task.ctx = &off->work;
+    off->task.handler = ngx_http_fib_thread_handler;
+    off->task.event.handler = ngx_http_fib_thread_event_handler;
+    off->task.event.data = off;
+    off->task.event.log = r->connection->log;
 
     /* first come, first served: it is posted when its turn comes */
 
-    ngx_http_fib_set_state(ctx, NGX_HTTP_FIB_WAITING);
+    ngx_http_fib_move(off, NGX_HTTP_FIB_WAITING);
     ngx_http_fib_next(queue);
 
-    ngx_http_fib_keep(r, ctx);
+    ngx_http_fib_keep(r, off);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "fib: offloaded F(%uL) with %s to the thread pool",
-                   ctx->rec.num, fib_algorithm_name(ctx->rec.algorithm));
+                   rec->num, fib_algorithm_name(rec->algorithm));
 
     return NGX_DONE;
 }
@@ -102,7 +126,7 @@ ngx_http_fib_offload(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
 /* the request is the completion's from now on: nginx must keep it */
 
 static void
-ngx_http_fib_keep(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
+ngx_http_fib_keep(ngx_http_request_t *r, ngx_http_fib_offload_t *off)
 {
     /*
      * Only the completion answers now: blocked keeps r->pool, which the
@@ -122,55 +146,47 @@ ngx_http_fib_keep(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx)
      * Not cancelable: an exiting worker waits for the completion.  Armed
      * once the read handler is chosen: its first tick depends on it.
      */
-    ctx->watch.handler = ngx_http_fib_watch_handler;
-    ctx->watch.data = ctx;
-    ctx->watch.log = r->connection->log;
-    ngx_add_timer(&ctx->watch, ngx_http_fib_watch_time(ctx));
+    off->watch.handler = ngx_http_fib_watch_handler;
+    off->watch.data = off;
+    off->watch.log = r->connection->log;
+    ngx_add_timer(&off->watch, ngx_http_fib_watch_time(off));
 }
 
 
-/* the only place that moves a request, its queue and the gauges */
+/* a task's phase, and its place in the queue that goes with it */
 
 static void
-ngx_http_fib_set_state(ngx_http_fib_ctx_t *ctx, ngx_http_fib_state_e state)
+ngx_http_fib_move(ngx_http_fib_offload_t *off, ngx_http_fib_phase_e phase)
 {
-    ngx_http_fib_slot_t  *worker = ngx_http_fib_worker;
-
-    switch (ctx->state) {
+    switch (off->rec->phase) {
 
     case NGX_HTTP_FIB_WAITING:
-        ngx_queue_remove(&ctx->link);
-        ngx_http_fib_waiting--;
-        (void) ngx_atomic_fetch_add(&worker->waiting, -1);
+        ngx_queue_remove(&off->link);
         break;
 
     case NGX_HTTP_FIB_POSTED:
-        ctx->queue->posted--;
-        (void) ngx_atomic_fetch_add(&worker->in_flight, -1);
+        off->queue->posted--;
         break;
 
     default:
         break;
     }
 
-    switch (state) {
+    switch (phase) {
 
     case NGX_HTTP_FIB_WAITING:
-        ngx_queue_insert_tail(&ctx->queue->waiting, &ctx->link);
-        ngx_http_fib_waiting++;
-        (void) ngx_atomic_fetch_add(&worker->waiting, 1);
+        ngx_queue_insert_tail(&off->queue->waiting, &off->link);
         break;
 
     case NGX_HTTP_FIB_POSTED:
-        ctx->queue->posted++;
-        (void) ngx_atomic_fetch_add(&worker->in_flight, 1);
+        off->queue->posted++;
         break;
 
     default:
         break;
     }
 
-    ctx->state = state;
+    ngx_http_fib_phase(off->rec, phase);
 }
 
 
@@ -184,43 +200,44 @@ ngx_http_fib_set_state(ngx_http_fib_ctx_t *ctx, ngx_http_fib_state_e state)
 static void
 ngx_http_fib_next(ngx_http_fib_queue_t *queue)
 {
-    ngx_http_fib_ctx_t  *ctx;
+    ngx_http_fib_offload_t  *off;
 
-    while (!ngx_queue_empty(&queue->waiting) && queue->posted < queue->tasks)
+    while (!ngx_queue_empty(&queue->waiting)
+           && queue->posted < queue->pool->tasks)
     {
-        ctx = ngx_queue_data(ngx_queue_head(&queue->waiting),
-                             ngx_http_fib_ctx_t, link);
+        off = ngx_queue_data(ngx_queue_head(&queue->waiting),
+                             ngx_http_fib_offload_t, link);
 
-        if (ngx_thread_task_post(queue->pool, &ctx->task) != NGX_OK) {
+        if (ngx_thread_task_post(queue->pool->pool, &off->task) != NGX_OK) {
             return;
         }
 
-        ngx_http_fib_set_state(ctx, NGX_HTTP_FIB_POSTED);
+        ngx_http_fib_move(off, NGX_HTTP_FIB_POSTED);
     }
 }
 
 
 /*
- * A waiting request leaves the queue without computing: the completion
- * runs from the posted events, as it would after a thread, so that no
- * handler finalizes the request from inside nginx's own cleanup.
+ * A waiting request leaves the queue without computing: its job ends
+ * where it waited, and the completion runs from the posted events, as it
+ * would after a thread, so that no handler finalizes the request from
+ * inside nginx's own cleanup.
  */
 
 static void
-ngx_http_fib_unqueue(ngx_http_fib_ctx_t *ctx, fib_rc_t rc)
+ngx_http_fib_unqueue(ngx_http_fib_offload_t *off, fib_rc_t rc)
 {
-    ctx->work.job.rc = rc;
-    ctx->rec.queue_ns = fib_now_ns() - ctx->post_ns;
-    ctx->rec.waited = 1;
+    off->work.job->rc = rc;
+    off->work.job->start_ns = fib_now_ns();
 
-    ngx_http_fib_set_state(ctx, NGX_HTTP_FIB_DONE);
+    ngx_http_fib_move(off, NGX_HTTP_FIB_LEFT);
 
-    ngx_post_event(&ctx->task.event, &ngx_posted_events);
+    ngx_post_event(&off->task.event, &ngx_posted_events);
 }
 
 
 static ngx_msec_t
-ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx)
+ngx_http_fib_watch_time(ngx_http_fib_offload_t *off)
 {
     uint64_t    now, deadline;
     ngx_msec_t  t;
@@ -231,14 +248,14 @@ ngx_http_fib_watch_time(ngx_http_fib_ctx_t *ctx)
      * discarded (the discarder's handler), nor once that is done
      * (ngx_http_block_reading).
      */
-    t = (ctx->request->read_event_handler == ngx_http_test_reading)
+    t = (off->rec->request->read_event_handler == ngx_http_test_reading)
         ? NGX_HTTP_FIB_WATCH : NGX_HTTP_FIB_WATCH_UNTESTED;
 
-    if (ctx->state == NGX_HTTP_FIB_WAITING) {
+    if (off->rec->phase == NGX_HTTP_FIB_WAITING) {
         /* a waiting request's deadline is the timer's to keep */
 
         now = fib_now_ns();
-        deadline = ctx->work.job.deadline_ns;
+        deadline = off->work.job->deadline_ns;
 
         t = (deadline <= now) ? 1
                               : ngx_min(t, (deadline - now) / 1000000 + 1);
@@ -375,44 +392,46 @@ ngx_http_fib_thread_handler(void *data, ngx_log_t *log)
     }
 #endif
 
-    fib_job_run(&work->job);
+    fib_job_run(work->job);
 }
 
 
-/* in the event loop, once the thread is done or the queue let go */
+/*
+ * In the event loop, once the thread is done or the queue let go: the
+ * request goes on with the done handler, or, when nginx ended it
+ * meanwhile, with the finalizer nginx put in its write handler.
+ */
 
 static void
 ngx_http_fib_thread_event_handler(ngx_event_t *ev)
 {
-    ngx_http_fib_ctx_t *ctx = ev->data;
+    ngx_http_fib_offload_t *off = ev->data;
 
+    fib_job_t           *job;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
     /* a worker's pool threads all meet the same refusal: say it once */
     static ngx_uint_t    stayed_idle_logged;
 
-    r = ctx->request;
+    r = off->rec->request;
     c = r->connection;
+    job = off->work.job;
 
     ngx_http_set_log_request(c->log, r);
 
-    if (ctx->watch.timer_set) {
-        ngx_del_timer(&ctx->watch);
+    if (off->watch.timer_set) {
+        ngx_del_timer(&off->watch);
     }
 
-    if (ctx->state == NGX_HTTP_FIB_POSTED) {
-        ngx_http_fib_ran(ctx);
-        ngx_http_fib_set_state(ctx, NGX_HTTP_FIB_DONE);
+    if (off->rec->phase == NGX_HTTP_FIB_POSTED) {
+        ngx_http_fib_move(off, NGX_HTTP_FIB_COMPUTED);
 
         /* the thread made room: the next request waiting takes it */
-        ngx_http_fib_next(ctx->queue);
-
-    } else {
-        ngx_http_fib_hold(ctx, ctx->size);
+        ngx_http_fib_next(off->queue);
     }
 
-    if (ctx->work.stayed_idle && !stayed_idle_logged) {
+    if (off->work.stayed_idle && !stayed_idle_logged) {
         stayed_idle_logged = 1;
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "fib: a pool thread that ran \"fib_thread_priority "
@@ -422,17 +441,16 @@ ngx_http_fib_thread_event_handler(ngx_event_t *ev)
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "fib: F(%uL) finished: %s in %uL.%03uLms", ctx->rec.num,
-                   ctx->work.job.rc == FIB_OK ? "done"
-                   : ctx->work.job.rc == FIB_ERR_TIMEOUT ? "timed out"
+                   "fib: F(%uL) finished: %s in %uL.%03uLms", job->num,
+                   job->rc == FIB_OK ? "done"
+                   : job->rc == FIB_ERR_TIMEOUT ? "timed out"
                    : "cancelled",
-                   ctx->work.job.compute_ns / 1000000,
-                   ctx->work.job.compute_ns / 1000 % 1000);
+                   job->compute_ns / 1000000, job->compute_ns / 1000 % 1000);
 
     r->main->blocked--;
 
     if (r->write_event_handler == ngx_http_fib_pending) {
-        ngx_http_finalize_request(r, ngx_http_fib_respond(r, ctx));
+        off->done(off);
 
     } else {
         /* the request was terminated: nginx put its finalizer here */
@@ -446,23 +464,23 @@ ngx_http_fib_thread_event_handler(ngx_event_t *ev)
 static void
 ngx_http_fib_watch_handler(ngx_event_t *ev)
 {
-    ngx_http_fib_ctx_t *ctx = ev->data;
+    ngx_http_fib_offload_t *off = ev->data;
 
-    if (ngx_http_fib_client_gone(ctx->request)) {
-        ngx_http_fib_cancel_cleanup(ctx);
+    if (ngx_http_fib_client_gone(off->rec->request)) {
+        ngx_http_fib_cancel_cleanup(off);
 
-    } else if (ctx->state == NGX_HTTP_FIB_WAITING) {
-        ngx_http_fib_next(ctx->queue);
+    } else if (off->rec->phase == NGX_HTTP_FIB_WAITING) {
+        ngx_http_fib_next(off->queue);
 
-        if (ctx->state == NGX_HTTP_FIB_WAITING
-            && ctx->work.job.deadline_ns <= fib_now_ns())
+        if (off->rec->phase == NGX_HTTP_FIB_WAITING
+            && off->work.job->deadline_ns <= fib_now_ns())
         {
-            ngx_http_fib_unqueue(ctx, FIB_ERR_TIMEOUT);
+            ngx_http_fib_unqueue(off, FIB_ERR_TIMEOUT);
         }
     }
 
     /* until the completion, which deletes it */
-    ngx_add_timer(ev, ngx_http_fib_watch_time(ctx));
+    ngx_add_timer(ev, ngx_http_fib_watch_time(off));
 }
 
 
@@ -493,87 +511,38 @@ ngx_http_fib_pending(ngx_http_request_t *r)
 static void
 ngx_http_fib_cancel_cleanup(void *data)
 {
-    ngx_http_fib_ctx_t *ctx = data;
+    ngx_http_fib_offload_t *off = data;
 
-    if (ctx->state == NGX_HTTP_FIB_WAITING) {
-        ngx_http_fib_unqueue(ctx, FIB_ERR_CANCELLED);
+    if (off->rec->phase == NGX_HTTP_FIB_WAITING) {
+        ngx_http_fib_unqueue(off, FIB_ERR_CANCELLED);
 
-    } else if (ctx->state != NGX_HTTP_FIB_POSTED
-               || !fib_job_cancel(&ctx->work.job))
+    } else if (off->rec->phase != NGX_HTTP_FIB_POSTED
+               || !fib_job_cancel(off->work.job))
     {
         /* nothing out, or cancelled already */
         return;
     }
 
-    /* the completion may never answer: post_action, a terminated request */
-    ctx->rec.outcome = NGX_HTTP_FIB_CANCELLED;
-
-    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+    ngx_log_error(NGX_LOG_INFO, off->rec->request->connection->log, 0,
                   "fib: client closed the connection, cancelling F(%uL)",
-                  ctx->rec.num);
+                  off->rec->num);
 }
 
 
-/* one queue per thread pool, shared by the locations that use it */
+/* a thread pool's queue, made once for each pool fib locations use */
 
 ngx_http_fib_queue_t *
-ngx_http_fib_add_queue(ngx_conf_t *cf, ngx_thread_pool_t *pool,
-    ngx_str_t *name, ngx_int_t tasks)
+ngx_http_fib_add_queue(ngx_conf_t *cf, ngx_http_fib_pool_t *pool)
 {
-    ngx_uint_t                 i;
-    ngx_http_fib_queue_t      *queue, **qp;
-    ngx_http_fib_main_conf_t  *fmcf;
-
-    fmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_fib_module);
-
-    qp = fmcf->queues.elts;
-
-    for (i = 0; i < fmcf->queues.nelts; i++) {
-        if (qp[i]->pool != pool) {
-            continue;
-        }
-
-        /* one value for a pool, wherever it is written, or the default */
-
-        if (tasks != NGX_CONF_UNSET) {
-            if (qp[i]->declared && (ngx_uint_t) tasks != qp[i]->tasks) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "\"fib_thread_pool\" names one pool "
-                                   "with tasks=%i and tasks=%ui",
-                                   tasks, qp[i]->tasks);
-                return NULL;
-            }
-
-            qp[i]->tasks = tasks;
-            qp[i]->declared = 1;
-        }
-
-        return qp[i];
-    }
+    ngx_http_fib_queue_t  *queue;
 
     queue = ngx_pcalloc(cf->pool, sizeof(ngx_http_fib_queue_t));
     if (queue == NULL) {
         return NULL;
     }
 
-    /*
-     * nginx keeps a pool's size to itself: the operator says how many
-     * tasks it takes at once, one unless told.  A pool that refuses no
-     * more than that (tasks within its max_queue) never logs an error.
-     */
-
     queue->pool = pool;
-    queue->name = *name;
-    queue->tasks = (tasks != NGX_CONF_UNSET) ? (ngx_uint_t) tasks : 1;
-    queue->declared = (tasks != NGX_CONF_UNSET);
     ngx_queue_init(&queue->waiting);
-
-    qp = ngx_array_push(&fmcf->queues);
-    if (qp == NULL) {
-        return NULL;
-    }
-
-    *qp = queue;
 
     return queue;
 }
