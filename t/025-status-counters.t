@@ -143,6 +143,41 @@ is(moved('fib_compute_seconds_bucket{le="+Inf"}'), 3,
    'moved: three computations in the histogram');
 is(moved('fib_compute_seconds_count'), 3, 'moved: and its count');
 
+# }}}
+
+# {{{ what a filter answered instead is what is counted
+
+# A range past the end of F(30) (7 bytes): nginx's range filter answers
+# 416, after the number was computed (GET) or without it (HEAD); the
+# not-modified filter answers 412 for an If-Match that does not match.
+# None of them is "ok": the client got no number.
+
+$before = series();
+
+@asked = (['/fib?num=30', 'GET', "Range: bytes=100-\r\n", 416],
+          ['/fib?num=30', 'HEAD', "Range: bytes=100-\r\n", 416],
+          ['/fib?num=30', 'GET', "If-Match: \"fib-31\"\r\n", 412],
+          ['/fib?num=30', 'GET', "If-None-Match: \"fib-30\"\r\n", 304],
+          ['/fib?num=30', 'GET', "Range: bytes=0-2\r\n", 206]);
+
+for my $r (@asked) {
+    my ($uri, $method, $headers, $status) = @$r;
+    $c = get($uri, method => $method, headers => $headers);
+    my $h = $headers =~ s/\r\n//r;
+    is($c->{status}, $status, "$method $uri with $h: $status");
+}
+
+$after = series();
+
+is(moved('fib_requests_total{outcome="filtered"}'), 3,
+   'filtered: the two 416 and the 412');
+is(moved('fib_requests_total{outcome="not_modified"}'), 1,
+   'filtered: the 304 is not modified');
+is(moved('fib_requests_total{outcome="ok"}'), 1,
+   'filtered: only the satisfiable range is ok');
+is(moved('fib_location_requests_total{location="/fib",outcome="filtered"}'),
+   3, 'filtered: the location counts them so too');
+
 log_clean('counters');
 
 # }}}
