@@ -473,12 +473,18 @@ ngx_http_fib_create_main_conf(ngx_conf_t *cf)
     fmcf->configuration = ((ngx_uint_t) ngx_pid << 20)
                           + ++ngx_http_fib_configurations;
 
+#if (NGX_THREADS)
     if (ngx_array_init(&fmcf->pools, cf->pool, 4,
                        sizeof(ngx_http_fib_pool_t *))
-        != NGX_OK
-        || ngx_array_init(&fmcf->places, cf->pool, 4,
-                             sizeof(ngx_http_fib_place_conf_t))
-           != NGX_OK)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+#endif
+
+    if (ngx_array_init(&fmcf->places, cf->pool, 4,
+                       sizeof(ngx_http_fib_place_conf_t))
+        != NGX_OK)
     {
         return NULL;
     }

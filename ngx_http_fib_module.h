@@ -101,7 +101,9 @@ typedef struct {
     ngx_shm_zone_t            *zone;
     size_t                     max_memory;
     ngx_int_t                  max_waiting;
+#if (NGX_THREADS)
     ngx_array_t                pools;      /* of ngx_http_fib_pool_t * */
+#endif
     ngx_array_t                places;     /* of ngx_http_fib_place_conf_t */
     ngx_uint_t                 configuration; /* which one, for the zone */
     ngx_uint_t                 placed;     /* this process took its places */
