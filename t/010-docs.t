@@ -73,8 +73,9 @@ my $t_readme = slurp("$repo/t/README.md");
 
 my @sections = $readme =~ /^## (.*)$/mg;
 is_deeply(\@sections, [qw(Name Synopsis Description Directives Variables),
-                       'Status page', qw(Installation Compatibility Limits
-                       License)], 'the README\'s sections, in order');
+                       'Status page', qw(Installation Compatibility Limits),
+                       'Source layout', 'License'],
+          'the README\'s sections, in order');
 
 my ($toc) = $readme =~ /\A# \S+\n\n((?:[ *].*\n)+)/;
 my %anchor = map { $_ => 1 } ($toc // '') =~ /\]\(#([^)]+)\)/g;
