@@ -50,6 +50,8 @@ typedef struct {
 } ngx_http_fib_ctx_t;
 
 
+static ngx_int_t ngx_http_fib_request(ngx_http_request_t *r,
+    ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
 static ngx_int_t ngx_http_fib_compute(ngx_http_request_t *r,
     ngx_http_fib_ctx_t *ctx, ngx_http_fib_loc_conf_t *flcf);
 #if (NGX_THREADS)
@@ -73,13 +75,8 @@ static ngx_str_t  ngx_http_fib_cache_control =
 ngx_int_t
 ngx_http_fib_handler(ngx_http_request_t *r)
 {
-    uint64_t                   num;
-    fib_rc_t                   frc;
-    ngx_int_t                  rc;
-    ngx_http_fib_ctx_t        *ctx;
-    ngx_http_fib_record_t     *rec;
-    ngx_http_fib_loc_conf_t   *flcf;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_fib_ctx_t       *ctx;
+    ngx_http_fib_loc_conf_t  *flcf;
 
     flcf = ngx_http_get_module_loc_conf(r, ngx_http_fib_module);
 
@@ -88,15 +85,32 @@ ngx_http_fib_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rec = &ctx->rec;
-
     /* counted, and its memory given back, with its pool */
 
-    if (ngx_http_fib_record(r, rec, flcf->algorithm, flcf->place) != NGX_OK) {
+    if (ngx_http_fib_record(r, &ctx->rec, flcf->algorithm, flcf->place)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_http_set_ctx(r, ctx, ngx_http_fib_module);
+
+    return ngx_http_fib_answered(&ctx->rec,
+                                 ngx_http_fib_request(r, ctx, flcf));
+}
+
+
+static ngx_int_t
+ngx_http_fib_request(ngx_http_request_t *r, ngx_http_fib_ctx_t *ctx,
+    ngx_http_fib_loc_conf_t *flcf)
+{
+    uint64_t                   num;
+    fib_rc_t                   frc;
+    ngx_int_t                  rc;
+    ngx_http_fib_record_t     *rec;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    rec = &ctx->rec;
 
     /* a malformed body is the client's mistake, as nginx answers it */
 
@@ -274,7 +288,9 @@ ngx_http_fib_done(ngx_http_fib_offload_t *off)
 
     r = off->rec->request;
 
-    ngx_http_finalize_request(r, ngx_http_fib_respond(r, off->rec));
+    ngx_http_finalize_request(r,
+                              ngx_http_fib_answered(off->rec,
+                                  ngx_http_fib_respond(r, off->rec)));
 }
 
 #endif

@@ -600,6 +600,42 @@ ngx_http_fib_refused(ngx_http_fib_record_t *rec, ngx_http_fib_reason_e reason)
 }
 
 
+/*
+ * The module has answered, with rc for nginx to finalize the request:
+ * the status that answer went out with, which neither an error page's
+ * status (error_page without "=") nor a post_action's answer, both
+ * written into the request later, may change.  A filter's own answer
+ * (the 412 of If-Match, the 416 of a range) is the answer that went
+ * out.
+ */
+
+ngx_int_t
+ngx_http_fib_answered(ngx_http_fib_record_t *rec, ngx_int_t rc)
+{
+    ngx_http_request_t  *r;
+
+    r = rec->request;
+
+    if (rc == NGX_DONE) {
+        /* the offload answers later */
+        return rc;
+    }
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        rec->status = rc;
+
+    } else if (r->filter_finalize || r->err_status == 0) {
+        rec->status = r->headers_out.status;
+
+    } else {
+        /* nginx sent the module's answer with the error page's status */
+        rec->status = NGX_HTTP_OK;
+    }
+
+    return rc;
+}
+
+
 ngx_http_fib_mode_e
 ngx_http_fib_mode(ngx_http_fib_record_t *rec)
 {
@@ -662,7 +698,10 @@ ngx_http_fib_outcome(ngx_http_fib_record_t *rec)
     ngx_http_request_t  *r;
 
     r = rec->request;
-    status = r->headers_out.status;
+
+    /* before the answer went out ($fib_outcome in add_header), or when
+       it never did (a request nginx terminated), the request's own */
+    status = rec->status ? rec->status : r->headers_out.status;
 
     if (rec->phase < NGX_HTTP_FIB_ACCEPTED) {
         return (status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
@@ -700,9 +739,8 @@ ngx_http_fib_outcome(ngx_http_fib_record_t *rec)
 
     /* the module's own 4xx were counted above: these are a filter's */
 
-    if (r->filter_finalize
-        || (status >= NGX_HTTP_BAD_REQUEST
-            && status < NGX_HTTP_INTERNAL_SERVER_ERROR))
+    if (status >= NGX_HTTP_BAD_REQUEST
+        && status < NGX_HTTP_INTERNAL_SERVER_ERROR)
     {
         return NGX_HTTP_FIB_FILTERED;
     }

@@ -132,6 +132,7 @@ typedef struct {
     ngx_uint_t                 algorithm;
     ngx_int_t                  place;      /* in shm->places, or -1 */
     ngx_int_t                  refused;    /* a reason, or -1 */
+    ngx_uint_t                 status;     /* of the module's answer */
     uint64_t                   post_ns;    /* the job was set up */
     size_t                     size;       /* of the result */
     size_t                     work;       /* the job's own memory */
@@ -167,6 +168,7 @@ void ngx_http_fib_phase(ngx_http_fib_record_t *rec,
 void ngx_http_fib_hold(ngx_http_fib_record_t *rec, size_t memory);
 void ngx_http_fib_refused(ngx_http_fib_record_t *rec,
     ngx_http_fib_reason_e reason);
+ngx_int_t ngx_http_fib_answered(ngx_http_fib_record_t *rec, ngx_int_t rc);
 ngx_http_fib_mode_e ngx_http_fib_mode(ngx_http_fib_record_t *rec);
 ngx_http_fib_outcome_e ngx_http_fib_outcome(ngx_http_fib_record_t *rec);
 

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 
 use Test::More;
+use Time::HiRes qw(sleep time);
 use FindBin;
 use lib "$FindBin::Bin/inc";
 use NginxBinary;
@@ -36,6 +37,16 @@ start_server(http => <<"END");
         location /fib_status {
             fib_status;
         }
+
+        # an error page's status and a post action's answer come after
+        # the module's answer, and do not change how it is counted
+        location = /ep404 { error_page 404 /fib?num=10; }
+        location = /pa { fib; post_action \@r500; }
+        location \@r500 {
+            rewrite ^ /r500 break;
+            proxy_pass http://127.0.0.1:$port;
+        }
+        location = /r500 { return 500; }
     }
 END
 
@@ -177,6 +188,45 @@ is(moved('fib_requests_total{outcome="ok"}'), 1,
    'filtered: only the satisfiable range is ok');
 is(moved('fib_location_requests_total{location="/fib",outcome="filtered"}'),
    3, 'filtered: the location counts them so too');
+
+# }}}
+
+# {{{ what came after the answer is not what is counted
+
+$before = series();
+
+@asked = (['/ep404', 404, qr/^55\n$/],
+          ['/pa?num=20', 200, qr/^6765\n$/],
+          ['/pa?num=x', 400, qr/^num/]);
+
+for my $r (@asked) {
+    my ($uri, $status, $body) = @$r;
+    $c = get($uri);
+    is($c->{status}, $status, "$uri: $status");
+    like($c->{body}, $body, "$uri: its body");
+}
+
+# a request with a post action is counted once that has run too
+sub counted {
+    my $n = 0;
+    $n += moved("fib_requests_total{outcome=\"$_\"}")
+        for qw(ok not_modified bad_request overloaded timed_out cancelled
+               filtered error);
+    return $n;
+}
+
+my $deadline = time + 10;
+$after = series();
+($after = series()), sleep 0.05 while counted() < 3 && time < $deadline;
+
+is(moved('fib_requests_total{outcome="ok"}'), 2,
+   'after: the number sent under error_page 404, and before a post action');
+is(moved('fib_requests_total{outcome="bad_request"}'), 1,
+   'after: the 400 before a post action');
+is(moved('fib_requests_total{outcome="error"}'), 0,
+   'after: the post action\'s 500 is not the module\'s');
+is(moved('fib_requests_total{outcome="filtered"}'), 0,
+   'after: nor is the error page\'s 404');
 
 log_clean('counters');
 
