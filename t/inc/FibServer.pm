@@ -73,9 +73,11 @@ sub self_of {
 # it), every port the suite listens on is one of P .. P + PORTS - 1: P
 # is the server of the Test::Nginx files, and pick_port() hands out P +
 # 1, P + 2, ... in turn to the servers and helpers (Prometheus, the
-# browser and its driver) of a socket-level file.  Files run one after
-# another (prove without -j), so each file starts again at P + 1; two
-# suites at once need TEST_NGINX_PORTs at least PORTS apart.  Without
+# browser and its driver) of a socket-level file, skipping one that
+# something else holds (a client's connection may, when P lies in the
+# kernel's range of ephemeral ports).  Files run one after another
+# (prove without -j), so each file starts again at P + 1; two suites at
+# once need TEST_NGINX_PORTs at least PORTS apart.  Without
 # TEST_NGINX_PORT (prove run by hand), the kernel chooses free ports.
 # Ports never come from TEST_NGINX_SERVER_PORT: with the real
 # Test::Nginx it may carry an address (127.0.0.1:1984).
@@ -99,20 +101,24 @@ sub pick_port {
     die "TEST_NGINX_PORT: the suite uses $base to ", $base + PORTS - 1,
         ", beyond 65535\n" if $base + PORTS - 1 > 65535;
 
-    my $port = $base + ++$ports_given;
-    die "this file asks for more than the suite's ", PORTS, " ports, "
-        . "TEST_NGINX_PORT ($base) to ", $base + PORTS - 1, "\n"
-        if $ports_given >= PORTS;
+    # the next port of the range that nothing holds, bound as nginx
+    # binds (SO_REUSEADDR): what stops this bind() would stop nginx's
+    my @taken;
+    while (++$ports_given < PORTS) {
+        my $port = $base + $ports_given;
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, ReuseAddr => 1,
+                                      Proto => 'tcp');
+        if ($s) {
+            close $s;
+            return $port;
+        }
+        push @taken, "$port ($!)";
+    }
 
-    # as nginx binds (SO_REUSEADDR): a connection of an earlier file
-    # that waits in TIME_WAIT does not count, a listener does
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => $port, ReuseAddr => 1,
-                                  Proto => 'tcp')
-        or die "port $port (TEST_NGINX_PORT + $ports_given) of 127.0.0.1 "
-               . "is taken ($!): choose another TEST_NGINX_PORT\n";
-    close $s;
-    return $port;
+    die "this file asks for more of the suite's ", PORTS, " ports, "
+        . "TEST_NGINX_PORT ($base) to ", $base + PORTS - 1, ", than are "
+        . "free" . (@taken ? "; taken: @taken" : '') . "\n";
 }
 
 sub slurp {
