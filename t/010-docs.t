@@ -552,9 +552,11 @@ close $fh;
 
 like($readme, qr/`TEST_NGINX_PORT=\d+ make test`/,
      'the README shows TEST_NGINX_PORT');
-like($readme, qr/^`make test` listens on ${\ FibServer::PORTS} consecutive ports /m,
+my $ports = FibServer::PORTS;
+like($readme, qr/^`make test` listens on $ports consecutive ports /m,
      'and how many ports the suite takes');
-like($t_readme, qr/^from `TEST_NGINX_PORT`: .*?22000\nto ${\ (22000 + FibServer::PORTS - 1)}\)/ms,
+like($t_readme,
+     qr/^from `TEST_NGINX_PORT`: .*?22000\nto ${\ (22000 + $ports - 1)}\)/ms,
      't/README.md too');
 like($readme, qr/`DEB_TEST_PORT`/, 'and DEB_TEST_PORT');
 like(slurp("$repo/debian/tests/run.sh"), qr/\$\{DEB_TEST_PORT:-/,
