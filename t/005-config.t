@@ -108,8 +108,13 @@ my $out = bad('a limit above 93 set in the location',
 like($out, qr/nginx\.conf:@{[ line_of('fib_max_num 94') ]}\b/,
      'message: it names the line of fib_max_num');
 
-bad('a limit above any algorithm', qr/"fib_max_num" 100000001 is above/,
-    '', '', 'fib; fib_algorithm fast; fib_max_num 100000001;');
+# worded as the limit of one algorithm is (above), comma and all
+$out = bad('a limit above any algorithm', qr/"fib_max_num" 100000001 is above/,
+           '', '', 'fib; fib_algorithm fast; fib_max_num 100000001;');
+like($out, qr/"fib_max_num" 100000001 is above 100000000, the most any (?#
+              )algorithm allows, in \S+nginx\.conf:(?#
+              )@{[ line_of('fib_max_num 100000001') ]}$/m,
+     'message: ", in" the line of fib_max_num, as the others say it');
 bad('a limit that is not a number',
     qr/"fib_max_num" directive invalid number/, '', '',
     'fib; fib_max_num ten;');

@@ -330,9 +330,10 @@ SKIP: {
         if "@so" ne "$repo/build/ngx_http_fib_module.so";
 
     # a port taken by someone else: nginx cannot bind, and says so alone
+    my $busy = pick_port();
     my $taken = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                      LocalPort => 0);
-    my $busy = $taken->sockport;
+                                      LocalPort => $busy, ReuseAddr => 1)
+        or die "127.0.0.1:$busy: $!";
     my ($ok, $out) = make({}, 'run', "PORT=$busy", "NGINX=$nginx");
     undef $taken;
 
@@ -341,8 +342,7 @@ SKIP: {
     unlike($out, qr/^serving on/m, 'and does not say it serves');
 
     # a free port: once it says so, it answers
-    my $free = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                     LocalPort => 0)->sockport;
+    my $free = pick_port();
     local %ENV = %ENV;
     delete @ENV{qw(MAKEFLAGS MAKELEVEL MFLAGS)};
     my $pid = open my $run, '-|',
@@ -553,6 +553,12 @@ close $fh;
 
 like($readme, qr/`TEST_NGINX_PORT=\d+ make test`/,
      'the README shows TEST_NGINX_PORT');
+my $ports = FibServer::PORTS;
+like($readme, qr/^`make test` listens on $ports consecutive ports /m,
+     'and how many ports the suite takes');
+like($t_readme,
+     qr/^from `TEST_NGINX_PORT`: .*?22000\nto ${\ (22000 + $ports - 1)}\)/ms,
+     't/README.md too');
 like($readme, qr/`DEB_TEST_PORT`/, 'and DEB_TEST_PORT');
 like(slurp("$repo/debian/tests/run.sh"), qr/\$\{DEB_TEST_PORT:-/,
      'which debian/tests/run.sh reads');

@@ -326,10 +326,11 @@ is(num('fib_location_requests_total{location="= /keep",outcome="ok"}'), 3,
 # two reloads that fail when nginx binds a port someone else holds,
 # after the zone was set up for them: each names a new location, and
 # not /live, which the running configuration still serves
+# (a listener: SO_REUSEADDR does not let nginx share it)
+my $held = pick_port();
 my $taken = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, ReuseAddr => 0)
-    or die "no port: $!";
-my $held = $taken->sockport;
+                                  LocalPort => $held, ReuseAddr => 1)
+    or die "127.0.0.1:$held: $!";
 
 for my $n (1, 2) {
     write_capacity_conf("location = /b$n { fib; }\n    }\n    server {\n"

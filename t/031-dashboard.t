@@ -97,7 +97,10 @@ $srv->mark_log;
 $empty->mark_log;
 
 my $out = $srv->root;
-my $raw = `CHROMIUM='$chromium' CHROMEDRIVER='$driver' '$python' \\
+# chromedriver and the browser listen too: on the suite's ports
+my ($driver_port, $devtools_port) = (pick_port(), pick_port());
+my $raw = `CHROMIUM='$chromium' CHROMEDRIVER='$driver' \\
+           DRIVER_PORT=$driver_port DEVTOOLS_PORT=$devtools_port '$python' \\
            '$FindBin::Bin/inc/dashboard.py' http://127.0.0.1:$port \\
            http://127.0.0.1:$empty_port '$out' 2>'$out/dashboard.err'`;
 my $seen = eval { JSON::PP->new->decode($raw) };

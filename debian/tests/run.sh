@@ -184,5 +184,8 @@ check "and so are its module and snippet" \
       "[ ! -e /usr/lib/nginx/modules/ngx_http_fib_module.so ] \
        && ! ls /etc/nginx/modules-enabled/*fib* >/dev/null 2>&1"
 
+check "its documents link only what it ships" \
+      "'$REPO/debian/tests/doc-links' '$deb'"
+
 echo "test-deb: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -2,10 +2,11 @@ package FibServer;
 
 # The one harness of the socket-level tests: any number of nginx
 # instances (master and workers), each in a servroot of its own with a
-# free port of 127.0.0.1, started from an nginx.conf that begins as
-# Test::Nginx's would (load_module lines, `user root;` when run as root,
-# so that workers reach a servroot inside a 0700 home, error_log and pid
-# in the servroot); `nginx -t` before each start; the error log read
+# port of 127.0.0.1 of its own (pick_port(): TEST_NGINX_PORT + 1, + 2,
+# ...), started from an nginx.conf that begins as Test::Nginx's would
+# (load_module lines, `user root;` when run as root, so that workers
+# reach a servroot inside a 0700 home, error_log and pid in the
+# servroot); `nginx -t` before each start; the error log read
 # from a mark on; plain HTTP/1.1 clients that send one request a
 # connection and read to EOF.  Whatever a file asserted, a worker that
 # died in any of its instances fails it (`exited on signal`, checked at
@@ -68,16 +69,56 @@ sub self_of {
     return $servers[0];
 }
 
-# A port of 127.0.0.1 that nothing listens on now.  Ports are never
-# derived from TEST_NGINX_SERVER_PORT: with the real Test::Nginx it may
-# carry an address (127.0.0.1:1984), and a neighbour may hold port + 1.
+# The suite's ports.  With TEST_NGINX_PORT=P (make test always sets
+# it), every port the suite listens on is one of P .. P + PORTS - 1: P
+# is the server of the Test::Nginx files, and pick_port() hands out P +
+# 1, P + 2, ... in turn to the servers and helpers (Prometheus, the
+# browser and its driver) of a socket-level file, skipping one that
+# something else holds (a client's connection may, when P lies in the
+# kernel's range of ephemeral ports).  Files run one after another
+# (prove without -j), so each file starts again at P + 1; two suites at
+# once need TEST_NGINX_PORTs at least PORTS apart.  Without
+# TEST_NGINX_PORT (prove run by hand), the kernel chooses free ports.
+# Ports never come from TEST_NGINX_SERVER_PORT: with the real
+# Test::Nginx it may carry an address (127.0.0.1:1984).
+use constant PORTS => 10;
+
+my $ports_given = 0;
+
 sub pick_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, Proto => 'tcp')
-        or die "no free port on 127.0.0.1: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    my $base = $ENV{TEST_NGINX_PORT} // '';
+
+    if ($base eq '') {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Proto => 'tcp')
+            or die "no free port on 127.0.0.1: $!\n";
+        my $port = $s->sockport;
+        close $s;
+        return $port;
+    }
+
+    die "TEST_NGINX_PORT: a port number, not $base\n" if $base !~ /^\d+$/;
+    die "TEST_NGINX_PORT: the suite uses $base to ", $base + PORTS - 1,
+        ", beyond 65535\n" if $base + PORTS - 1 > 65535;
+
+    # the next port of the range that nothing holds, bound as nginx
+    # binds (SO_REUSEADDR): what stops this bind() would stop nginx's
+    my @taken;
+    while (++$ports_given < PORTS) {
+        my $port = $base + $ports_given;
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => $port, ReuseAddr => 1,
+                                      Proto => 'tcp');
+        if ($s) {
+            close $s;
+            return $port;
+        }
+        push @taken, "$port ($!)";
+    }
+
+    die "this file asks for more of the suite's ", PORTS, " ports, "
+        . "TEST_NGINX_PORT ($base) to ", $base + PORTS - 1, ", than are "
+        . "free" . (@taken ? "; taken: @taken" : '') . "\n";
 }
 
 sub slurp {
@@ -88,7 +129,8 @@ sub slurp {
 }
 
 # FibServer->new($name): servroot TEST_NGINX_SERVROOT-$name (t/servroot
-# by default), port free now; $name may hold a '/' (cluster/front)
+# by default), the next port of pick_port(); $name may hold a '/'
+# (cluster/front)
 sub new {
     my ($class, $name) = @_;
 

@@ -12,6 +12,8 @@
 # BASE: an nginx with fib locations and fib_status at /fib_status;
 # EMPTY_BASE: one with fib_status alone (no fib location, no pool).
 # Screenshots go to OUT_DIR (desktop.png, phone.png, empty.png).
+# DRIVER_PORT and DEVTOOLS_PORT, when set, are the ports of 127.0.0.1
+# that chromedriver and the browser listen on (else the kernel's).
 
 import json
 import os
@@ -42,9 +44,14 @@ def browser():
     options.add_argument("--hide-scrollbars")
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")
+    if os.environ.get("DEVTOOLS_PORT"):
+        options.add_argument("--remote-debugging-address=127.0.0.1")
+        options.add_argument("--remote-debugging-port="
+                             + os.environ["DEVTOOLS_PORT"])
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     service = Service(os.environ.get("CHROMEDRIVER",
-                                     "/usr/bin/chromedriver"))
+                                     "/usr/bin/chromedriver"),
+                      port=int(os.environ.get("DRIVER_PORT") or 0))
     return webdriver.Chrome(service=service, options=options)
 
 
