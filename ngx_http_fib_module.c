@@ -305,7 +305,7 @@ ngx_http_fib_max_num(ngx_conf_t *cf, void *post, void *data)
     if (*np > FIB_BIG_MAX) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"fib_max_num\" %i is above %d, the most any "
-                           "algorithm allows", *np, FIB_BIG_MAX);
+                           "algorithm allows,", *np, FIB_BIG_MAX);
         return NGX_CONF_ERROR;
     }
 
