@@ -330,34 +330,16 @@ sizing: build deps-bench ## per-core figures for examples/cluster/ (bench/result
 
 # make run serves examples/nginx.conf, the README's Synopsis, with the
 # module just built, PORT, and its logs, pid and temporary files in
-# build/run: nothing outside the build folder is written
-RUN_SED := -e 's|^load_module .*/ngx_http_fib_module\.so;|load_module $(MODULE);|' \
-           -e 's|^\( *listen 127\.0\.0\.1:\)8080;|\1$(PORT);|' \
-           -e 's|/var/log/nginx/|$(BUILD)/run/logs/|g' \
-           -e 's|^worker_processes .*|&\npid $(BUILD)/run/nginx.pid;|' \
-           -e 's|^http {$$|&\n    access_log $(BUILD)/run/logs/access.log;$(subst ; \n,;\n,$(foreach \
-                 t,client_body proxy fastcgi uwsgi scgi,\n    $(t)_temp_path $(BUILD)/run/tmp;))|'
-
-run: deps-build build examples/nginx.conf ## nginx in the foreground on 127.0.0.1:PORT (8080)
-	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp $(BUILD)/run/logs
-	sed $(RUN_SED) examples/nginx.conf > $(BUILD)/run/conf/nginx.conf
-	rm -f $(BUILD)/run/nginx.pid
-	@# nginx writes its pid file once it has bound its sockets: only then
-	@# is it serving; an nginx that failed has said why on stderr
-	@echo "$(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr" \
-	     "-g 'daemon off;'"
-	@$(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr \
-	    -g 'daemon off;' & pid=$$!; \
-	trap 'kill -TERM $$pid 2>/dev/null; wait $$pid; exit 0' INT TERM; \
-	while kill -0 $$pid 2>/dev/null; do \
-	    if [ -s $(BUILD)/run/nginx.pid ]; then \
-	        echo "serving on http://127.0.0.1:$(PORT)/fib?num=10" \
-	             "(Ctrl-C stops)"; \
-	        break; \
-	    fi; \
-	    sleep 0.1; \
-	done; \
-	wait $$pid
+# build/run (tools/run.sh).  The build's forty compiler lines go to
+# build/build.log, shown if it fails: make run says one line per step,
+# while make build shows the compiler's lines as make users expect.
+run: deps-build examples/nginx.conf ## nginx in the foreground on 127.0.0.1:PORT (8080)
+	@echo "building $(MODULE) (compiler output: $(BUILD)/build.log)"
+	@mkdir -p $(BUILD)
+	@$(MAKE) --no-print-directory build > $(BUILD)/build.log 2>&1 \
+	    || { cat $(BUILD)/build.log; echo "make run: the build failed"; \
+	         exit 1; }
+	@NGINX_BINARY=$(NGINX) bash tools/run.sh $(MODULE) $(BUILD)/run $(PORT)
 
 clean: ## remove build/ and t/servroot
 	rm -rf $(BUILD) t/servroot
