@@ -58,8 +58,10 @@ sandbox_init() {
     trap sandbox_exit EXIT
 }
 
+# sandbox_exit [RC]: the EXIT trap's work; a trap of the caller's own
+# that calls it hands over the script's status
 sandbox_exit() {
-    local rc=$?
+    local rc=${1:-$?}
     sandbox_stop_all
     if [ -n "$SANDBOX_BASE" ]; then
         if [ "${SANDBOX_KEEP:-0}" = 1 ] || [ $rc != 0 ]; then
