@@ -312,15 +312,16 @@ $(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \
 	$(CC) $(CC_OPT) -I. -Ibench -pthread -o $@ bench/corebench.c \
 	    bench/plain.c fib_core.c $(LIBS)
 
-bench: build deps-bench ## throughput and latency against baselines
+# SECTIONS="heavy isolation ..." runs those sections of bench/sections/
+# alone and writes build/bench/REPORT.md, leaving bench/results/ as it is
+SECTIONS    ?=
+bench: build deps-bench ## throughput and latency against baselines (SECTIONS=... some)
 	$(MAKE) --no-print-directory $(BUILD)/corebench
-	NGINX_BINARY=$(NGINX) bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+	SECTIONS="$(SECTIONS)" NGINX_BINARY=$(NGINX) \
+	    bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
 
-# section 2 alone (build/bench/HEAVY.md): heavy against the limit and
-# the ceiling HTTP leaves, without touching bench/results/
-bench-heavy: build deps-bench ## make bench's heavy section alone (build/bench/HEAVY.md)
-	$(MAKE) --no-print-directory $(BUILD)/corebench
-	BENCH_ONLY=heavy NGINX_BINARY=$(NGINX) bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+bench-heavy: ## make bench SECTIONS=heavy (build/bench/REPORT.md)
+	$(MAKE) --no-print-directory bench SECTIONS=heavy
 
 # examples/cluster/ measured: what one backend core computes, what one
 # front core serves from its cache
