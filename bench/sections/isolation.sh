@@ -16,8 +16,9 @@ SHOWN[iso_p99]="$iso_p99 ms"
 if [ $have_lua = 1 ]; then
     best_peer=$(awk -v a="$(val iso_lua_thread p99)" -v b="$(val iso_lua p99)" \
                     'BEGIN { print (a < b) ? a : b }')
+    # a peer whose probe got no answer at all (p99 0) is not beaten
     VALUE[iso_peer]=$(awk -v a="$iso_p99" -v b="$best_peer" \
-                          'BEGIN { printf "%.6f", (b > 0) ? a / b : 0 }')
+                          'BEGIN { printf "%.6f", (b > 0) ? a / b : 1e9 }')
     SHOWN[iso_peer]="$(ratio "$iso_p99" "$best_peer") ×"
     NOTE[iso_peer]="$best_peer ms"
 fi
