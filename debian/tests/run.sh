@@ -139,6 +139,9 @@ done
 SANDBOX_NGINX=/usr/sbin/nginx
 chmod 0755 "$WORK"
 NGX=$(sandbox_new system "$WORK/nginx")
+# modules-enabled's snippets name modules/… relative to the prefix,
+# Debian's /usr/share/nginx
+ln -s /usr/share/nginx/modules "$NGX/modules"
 sandbox_conf "$NGX" - PORT="$PORT" <<'CONF'
 include /etc/nginx/modules-enabled/*.conf;
 error_log @PREFIX@/logs/error.log;
