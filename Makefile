@@ -46,31 +46,17 @@ UNIT        := $(BUILD)/test_fib_core
 UNIT_CFLAGS ?= -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -pthread
 LIBS        := -luriparser -lgmp -lm
 
-DEB_BUILD   := nginx nginx-dev liburiparser-dev libgmp-dev gcc make
-# the dashboard in a real browser (t/031-dashboard.t): Debian's chromium,
-# headless, driven by its chromedriver through selenium
-DEB_TEST    := libcmocka-dev libtest-base-perl perl curl nghttp2-client \
-               chromium chromium-driver python3-selenium
-DEB_VALGRIND := valgrind
-# HTTP/3 clients for t/029-http3.t, which runs where nginx has HTTP/3:
-# Debian's ngtcp2 client, and ours on the same libraries
-DEB_H3      := ngtcp2-client libngtcp2-dev libngtcp2-crypto-gnutls-dev \
-               libnghttp3-dev libgnutls28-dev pkg-config openssl
+# the package groups are tools/deps's table; these two the README and
+# its test read
+DEB_BUILD   := $(shell $(CURDIR)/tools/deps --list build)
+DEB_TEST    := $(shell $(CURDIR)/tools/deps --list test)
 H3CLIENT    := $(BUILD)/h3client
 H3_PKGS     := libngtcp2 libngtcp2_crypto_gnutls libnghttp3 gnutls
-# a real Prometheus scrapes the status page in t/021-prometheus.t
-DEB_PROMETHEUS := prometheus
-DEB_BENCH   := wrk gnuplot-nox curl valgrind
-# a peer: the benchmark skips it when it cannot be installed
-DEB_PEERS   := libnginx-mod-http-lua
 
 BENCH_SECONDS ?= 6
 SIZING_SECONDS ?= 2
 SOAK_SECONDS ?= 120
 
-DEB_FUZZ    := clang libclang-rt-14-dev
-DEB_PACKAGING := debhelper dpkg-dev nginx-dev liburiparser-dev libgmp-dev
-DEB_SRCBUILD := dpkg-dev libpcre2-dev zlib1g-dev libssl-dev
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := fuzz_parse fuzz_compute
 
@@ -106,66 +92,35 @@ help: ## this list
 version: ## print the module's version (from config)
 	@echo $(VERSION)
 
-# Installs what is missing when run as root; otherwise says what to run.
-# $(2): more apt-get options; $(3): shell commands to run first.  Where
-# dpkg cannot answer (not Debian), it says so and leaves the rest to the
-# build, whose configure names a missing library.
-define install_missing
-	@if ! dpkg-query --version >/dev/null 2>&1; then \
-	    echo "no dpkg-query: not checking for Debian packages: $(strip $(1))"; \
-	    exit 0; \
-	fi; \
-	missing=""; \
-	for p in $(1); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-	        | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	    if [ "$$(id -u)" != 0 ]; then \
-	        echo "missing Debian packages; run:"; \
-	        echo "    sudo apt-get install$(if $(2), $(2))$$missing"; \
-	        exit 1; \
-	    fi; \
-	    echo "installing:$$missing"; \
-	    export DEBIAN_FRONTEND=noninteractive; \
-	    $(3) \
-	    apt-get update -qq \
-	        && apt-get install -y -qq $(2) $$missing </dev/null; \
-	fi
-endef
+# tools/deps installs the packages a target needs (as root; it says
+# what to run otherwise).  A "+" line runs under make -n too: there it
+# only prints what it would run, so make -n shows the packages.
+MAKE_DRY = $(findstring n,$(firstword -$(MAKEFLAGS)))$(findstring \
+           t,$(firstword -$(MAKEFLAGS)))$(findstring q,$(firstword -$(MAKEFLAGS)))
+deps_of = +@$(CURDIR)/tools/deps $(if $(MAKE_DRY),--dry-run) $(1)
 
 deps: deps-build deps-test ## deps-build and deps-test
 
 deps-build: ## install the Debian packages missing to build
-	$(call install_missing,$(DEB_BUILD))
+	$(call deps_of,build)
 
 deps-test: ## install the Debian packages missing to test
-	$(call install_missing,$(DEB_TEST))
+	$(call deps_of,test)
 
 deps-valgrind: ## install valgrind if missing
-	$(call install_missing,$(DEB_VALGRIND))
+	$(call deps_of,valgrind)
 
 deps-quic: ## install the HTTP/3 clients' packages if missing
-	$(call install_missing,$(DEB_H3))
-
-# Debian's prometheus starts its service (on every address) when it is
-# installed: a policy-rc.d, unless the machine has one, keeps it stopped;
-# the test starts its own on 127.0.0.1.
-KEEP_STOPPED := if [ ! -e /usr/sbin/policy-rc.d ]; then \
-                    printf '\#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
-                    chmod 755 /usr/sbin/policy-rc.d; \
-                    trap 'rm -f /usr/sbin/policy-rc.d' EXIT; \
-                fi;
+	$(call deps_of,quic)
 
 deps-prometheus: ## install prometheus and promtool if missing, not started
-	$(call install_missing,$(DEB_PROMETHEUS),--no-install-recommends,$(KEEP_STOPPED))
+	$(call deps_of,prometheus)
 
 deps-fuzz: ## install clang and its fuzzer runtime if missing
-	$(call install_missing,$(DEB_FUZZ))
+	$(call deps_of,fuzz)
 
 deps-bench: ## install wrk, gnuplot and the Lua peer if missing
-	$(call install_missing,$(DEB_BENCH))
-	-$(call install_missing,$(DEB_PEERS))
+	$(call deps_of,bench peers)
 
 NO_SOURCES := no nginx sources in NGINX_SRC=$(NGINX_SRC): install \
               nginx-dev (Debian: make deps-build), or name a source tree \
@@ -323,7 +278,7 @@ fuzz: deps deps-fuzz ## libFuzzer on the core's parser and computation
 # configures inside /usr/share/nginx/src, so the Makefile it leaves there
 # is removed again when it was not there before.
 deb: ## the package libnginx-mod-http-fib in build/deb, unsigned
-	$(call install_missing,$(DEB_PACKAGING))
+	$(call deps_of,packaging)
 	rm -rf $(BUILD)/deb
 	mkdir -p $(BUILD)/deb/src
 	tar -cf - --exclude=./build --exclude='./t/servroot*' . \
@@ -336,18 +291,18 @@ deb: ## the package libnginx-mod-http-fib in build/deb, unsigned
 	ls -l $(BUILD)/deb/*.deb
 
 test-deb: deb ## install the package here, test it, remove it
-	$(call install_missing,curl lintian)
+	$(call deps_of,deb-test)
 	bash debian/tests/run.sh $(BUILD)/deb
 
 # NGINX_TREE=/path: the user's own nginx source tree instead of Debian's
 test-builds: deps deps-prometheus deps-quic $(UNIT) $(H3CLIENT) ## nginx's own source (or NGINX_TREE): dynamic, static, no threads
-	$(call install_missing,$(DEB_SRCBUILD))
+	$(call deps_of,srcbuild)
 	TEST_NGINX_PORT=$(TEST_NGINX_PORT) TEST_FIB_UNIT=$(UNIT) \
 	TEST_FIB_H3CLIENT=$(H3CLIENT) NGINX_TREE=$(NGINX_TREE) \
 	    bash builds/run.sh $(CURDIR) $(BUILD) $(BUILDS)
 
 soak: build ## bounded mixed load: aborts, reloads, 412s, SSI, HTTP/2
-	$(call install_missing,wrk curl nghttp2-client)
+	$(call deps_of,soak)
 	NGINX_BINARY=$(NGINX) bash soak/run.sh $(MODULE) $(BUILD) $(SOAK_SECONDS)
 
 # the core alone, compiled as the module is: the single-thread baseline
@@ -357,15 +312,16 @@ $(BUILD)/corebench: bench/corebench.c bench/plain.c bench/plain.h \
 	$(CC) $(CC_OPT) -I. -Ibench -pthread -o $@ bench/corebench.c \
 	    bench/plain.c fib_core.c $(LIBS)
 
-bench: build deps-bench ## throughput and latency against baselines
+# SECTIONS="heavy isolation ..." runs those sections of bench/sections/
+# alone and writes build/bench/REPORT.md, leaving bench/results/ as it is
+SECTIONS    ?=
+bench: build deps-bench ## throughput and latency against baselines (SECTIONS=... some)
 	$(MAKE) --no-print-directory $(BUILD)/corebench
-	NGINX_BINARY=$(NGINX) bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+	SECTIONS="$(SECTIONS)" NGINX_BINARY=$(NGINX) \
+	    bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
 
-# section 2 alone (build/bench/HEAVY.md): heavy against the limit and
-# the ceiling HTTP leaves, without touching bench/results/
-bench-heavy: build deps-bench ## make bench's heavy section alone (build/bench/HEAVY.md)
-	$(MAKE) --no-print-directory $(BUILD)/corebench
-	BENCH_ONLY=heavy NGINX_BINARY=$(NGINX) bash bench/run.sh $(MODULE) $(BUILD) $(BENCH_SECONDS)
+bench-heavy: ## make bench SECTIONS=heavy (build/bench/REPORT.md)
+	$(MAKE) --no-print-directory bench SECTIONS=heavy
 
 # examples/cluster/ measured: what one backend core computes, what one
 # front core serves from its cache
@@ -375,34 +331,16 @@ sizing: build deps-bench ## per-core figures for examples/cluster/ (bench/result
 
 # make run serves examples/nginx.conf, the README's Synopsis, with the
 # module just built, PORT, and its logs, pid and temporary files in
-# build/run: nothing outside the build folder is written
-RUN_SED := -e 's|^load_module .*/ngx_http_fib_module\.so;|load_module $(MODULE);|' \
-           -e 's|^\( *listen 127\.0\.0\.1:\)8080;|\1$(PORT);|' \
-           -e 's|/var/log/nginx/|$(BUILD)/run/logs/|g' \
-           -e 's|^worker_processes .*|&\npid $(BUILD)/run/nginx.pid;|' \
-           -e 's|^http {$$|&\n    access_log $(BUILD)/run/logs/access.log;$(subst ; \n,;\n,$(foreach \
-                 t,client_body proxy fastcgi uwsgi scgi,\n    $(t)_temp_path $(BUILD)/run/tmp;))|'
-
-run: deps-build build examples/nginx.conf ## nginx in the foreground on 127.0.0.1:PORT (8080)
-	mkdir -p $(BUILD)/run/conf $(BUILD)/run/tmp $(BUILD)/run/logs
-	sed $(RUN_SED) examples/nginx.conf > $(BUILD)/run/conf/nginx.conf
-	rm -f $(BUILD)/run/nginx.pid
-	@# nginx writes its pid file once it has bound its sockets: only then
-	@# is it serving; an nginx that failed has said why on stderr
-	@echo "$(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr" \
-	     "-g 'daemon off;'"
-	@$(NGINX) -p $(BUILD)/run/ -c conf/nginx.conf -e stderr \
-	    -g 'daemon off;' & pid=$$!; \
-	trap 'kill -TERM $$pid 2>/dev/null; wait $$pid; exit 0' INT TERM; \
-	while kill -0 $$pid 2>/dev/null; do \
-	    if [ -s $(BUILD)/run/nginx.pid ]; then \
-	        echo "serving on http://127.0.0.1:$(PORT)/fib?num=10" \
-	             "(Ctrl-C stops)"; \
-	        break; \
-	    fi; \
-	    sleep 0.1; \
-	done; \
-	wait $$pid
+# build/run (tools/run.sh).  The build's forty compiler lines go to
+# build/build.log, shown if it fails: make run says one line per step,
+# while make build shows the compiler's lines as make users expect.
+run: deps-build examples/nginx.conf ## nginx in the foreground on 127.0.0.1:PORT (8080)
+	@echo "building $(MODULE) (compiler output: $(BUILD)/build.log)"
+	@mkdir -p $(BUILD)
+	@$(MAKE) --no-print-directory build > $(BUILD)/build.log 2>&1 \
+	    || { cat $(BUILD)/build.log; echo "make run: the build failed"; \
+	         exit 1; }
+	@NGINX_BINARY=$(NGINX) bash tools/run.sh $(MODULE) $(BUILD)/run $(PORT)
 
 clean: ## remove build/ and t/servroot
 	rm -rf $(BUILD) t/servroot

@@ -31,18 +31,11 @@ BACKEND_PORT=$BASE
 FRONT_PORT=$((BASE + 1))
 CORES=$(nproc)
 
+. "$HERE/../tools/sandbox.sh"
+sandbox_init
+
 rm -rf "$WORK"
 mkdir -p "$WORK" "$RESULTS"
-
-PIDS=()
-
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -QUIT "$pid" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
 
 # {{{ the example configurations, templated as t/014-cluster.t does
 
@@ -55,36 +48,27 @@ sub() {
     sed -i "s#$2#$3#" "$1"
 }
 
+# prepare NAME: a copy of the example's configuration to change, its
+# paths (logs, pid, temporary files) moved into its sandbox's prefix
 prepare() {
-    local name=$1 dir=$WORK/$1 conf=$WORK/$1/conf/nginx.conf t
+    conf=$WORK/$1.conf
+    cp "$EXAMPLES/$1/nginx.conf" "$conf"
 
-    mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp"
-    cp "$EXAMPLES/$name/nginx.conf" "$conf"
-
-    sub "$conf" '/var/log/nginx/' "$dir/logs/"
-    sub "$conf" "/run/nginx-fib-$name.pid" "$dir/logs/nginx.pid"
+    sub "$conf" '/var/log/nginx/' "@PREFIX@/logs/"
+    sub "$conf" "/run/nginx-fib-$1.pid" "@PREFIX@/logs/nginx.pid"
     # the default temporary paths are Debian's, under /var/lib/nginx
-    for t in client_body proxy fastcgi uwsgi scgi; do
-        sub "$conf" '^http {$' "http {\n    ${t}_temp_path $dir/tmp;"
-    done
+    sub "$conf" '^http {$' "http {\n    include @PREFIX@/conf/temp_paths.conf;"
 }
 
+# start NAME PORT: the changed example in a sandbox
 start() {
-    local dir=$WORK/$1
-
-    "$NGINX" -t -q -p "$dir/" -c conf/nginx.conf -e "$dir/logs/error.log"
-    "$NGINX" -p "$dir/" -c conf/nginx.conf -e "$dir/logs/error.log"
-
-    for _ in $(seq 100); do
-        [ -s "$dir/logs/nginx.pid" ] && break
-        sleep 0.05
-    done
-
-    PIDS+=("$(cat "$dir/logs/nginx.pid")")
+    local dir
+    dir=$(sandbox_new "$1")
+    sandbox_conf "$dir" "$WORK/$1.conf"
+    sandbox_start "$dir" "$2"
 }
 
 prepare backend
-conf=$WORK/backend/conf/nginx.conf
 sub "$conf" '^load_module .*;$' "load_module $MODULE;"
 sub "$conf" '^        listen 8081;$' "        listen 127.0.0.1:$BACKEND_PORT;"
 # a pool thread per core of this machine, as the example says
@@ -94,17 +78,17 @@ sub "$conf" 'fib_thread_pool fib tasks=2;' "fib_thread_pool fib tasks=$CORES;"
 sub "$conf" '^    access_log .*;$' '    access_log off;'
 
 prepare front
-conf=$WORK/front/conf/nginx.conf
 sub "$conf" '^        listen 80;$' "        listen 127.0.0.1:$FRONT_PORT;"
 sub "$conf" 'server 10.0.0.11:8081 ' "server 127.0.0.1:$BACKEND_PORT "
 sub "$conf" '^        server 10.0.0.12:8081 .*;$' ''
-sub "$conf" '/var/cache/nginx-fib ' "$WORK/front/cache "
+# the cache in the prefix: its workers write there
+sub "$conf" '/var/cache/nginx-fib ' "@PREFIX@/cache "
 # one worker: the front's figures are per core
 sub "$conf" '^worker_processes auto;$' 'worker_processes 1;'
 sub "$conf" '^    access_log .*;$' '    access_log off;'
 
-start backend
-start front
+start backend "$BACKEND_PORT"
+start front "$FRONT_PORT"
 
 # others' work on the machine lowers every figure: the report says how
 # busy it was

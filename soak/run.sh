@@ -34,55 +34,24 @@ else
     H2LISTEN="listen 127.0.0.1:$H2PORT; http2 on;"
 fi
 
+. "$HERE/../tools/sandbox.sh"
+sandbox_init
+
 rm -rf "$DIR"
-mkdir -p "$DIR/conf" "$DIR/logs" "$DIR/tmp"
-
-cat > "$DIR/conf/nginx.conf" <<EOF
-load_module $MODULE;
-worker_processes 2;
-error_log $DIR/logs/error.log info;
-pid $DIR/logs/nginx.pid;
-thread_pool fib threads=2 max_queue=16;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $DIR/tmp;
-    proxy_temp_path $DIR/tmp;
-    fastcgi_temp_path $DIR/tmp;
-    uwsgi_temp_path $DIR/tmp;
-    scgi_temp_path $DIR/tmp;
-    fib_thread_pool fib tasks=2;
-    server {
-        listen 127.0.0.1:$PORT;
-        location = /fib { fib; }
-        location = /fast { fib; fib_algorithm fast; }
-        location = /slow { fib; fib_max_num 93; fib_timeout 200ms; }
-        location = /fib_status { fib_status; }
-        location = /page {
-            ssi on;
-            ssi_types text/plain;
-            return 200 '$(printf '<!--# include virtual="/fib?num=%d" -->' \
-                          25 26 27 28 10 11 25 26 27 28 12 13)';
-        }
-    }
-    server {
-        $H2LISTEN
-        location = /fast { fib; fib_algorithm fast; }
-    }
-}
-EOF
-
-"$NGINX" -p "$DIR/" -c conf/nginx.conf -e "$DIR/logs/error.log"
-sleep 0.5
-MASTER=$(cat "$DIR/logs/nginx.pid")
+mkdir -p "$DIR"
+NGX=$(sandbox_new soak)
+sandbox_conf "$NGX" "$HERE/nginx.conf" MODULE="$MODULE" PORT="$PORT" \
+    H2LISTEN="$H2LISTEN"
+sandbox_start "$NGX" "$PORT"
+MASTER=$(sandbox_pid "$NGX")
 
 BG=()
 cleanup() {
-    local p
+    local p rc=$?
     for p in "${BG[@]}"; do
         kill "$p" 2>/dev/null || true
     done
-    kill -QUIT "$MASTER" 2>/dev/null || true
+    sandbox_exit "$rc"
 }
 trap cleanup EXIT
 
@@ -187,12 +156,10 @@ for _ in $(seq 40); do
     curl -s -o /dev/null --max-time 5 "$URL/fib?num=$((RANDOM % 4 + 38))" &
 done
 sleep 0.5
-kill -TERM "$MASTER"
-for _ in $(seq 100); do
-    [ -e "$DIR/logs/nginx.pid" ] || break
-    sleep 0.1
-done
+sandbox_stop "$NGX" TERM
 wait
+# the logs stay with the run's other outputs
+cp -r "$NGX/logs" "$DIR/"
 
 cat "$DIR/wrk.txt" | grep -E "requests in|Requests/sec|Socket errors|mix:"
 

@@ -47,8 +47,8 @@ check() {
 }
 
 cleanup() {
-    [ -s "$WORK/nginx.pid" ] && kill -QUIT "$(cat "$WORK/nginx.pid")" 2>/dev/null
-    sleep 0.3
+    # the sandbox's nginx, once started
+    declare -F sandbox_stop_all > /dev/null && sandbox_stop_all
     # shellcheck disable=SC2046
     [ -s "$WORK/created" ] && rm -rf $(cat "$WORK/created")
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $PKG \
@@ -133,30 +133,33 @@ for role in front backend; do
            || { cat '$WORK/t-$role.log'; false; }"
 done
 
-# the system binary with the enabled modules, on a test port
-cat > "$WORK/nginx.conf" <<CONF
+# the system binary with the enabled modules, on a test port, in the
+# project's shell sandbox (the workers must reach its prefix)
+. "$REPO/tools/sandbox.sh"
+SANDBOX_NGINX=/usr/sbin/nginx
+chmod 0755 "$WORK"
+NGX=$(sandbox_new system "$WORK/nginx")
+# modules-enabled's snippets name modules/… relative to the prefix,
+# Debian's /usr/share/nginx
+ln -s /usr/share/nginx/modules "$NGX/modules"
+sandbox_conf "$NGX" - PORT="$PORT" <<'CONF'
 include /etc/nginx/modules-enabled/*.conf;
-error_log $WORK/error.log;
-pid $WORK/nginx.pid;
+error_log @PREFIX@/logs/error.log;
+pid @PREFIX@/logs/nginx.pid;
 thread_pool fib threads=2 max_queue=64;
 events {}
 http {
     fib_thread_pool fib tasks=2;
     access_log off;
-    client_body_temp_path $WORK;
-    proxy_temp_path $WORK;
-    fastcgi_temp_path $WORK;
-    uwsgi_temp_path $WORK;
-    scgi_temp_path $WORK;
+    include @PREFIX@/conf/temp_paths.conf;
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:@PORT@;
         location = /fib { fib; }
     }
 }
 CONF
 
-/usr/sbin/nginx -c "$WORK/nginx.conf" -e "$WORK/error.log"
-sleep 0.5
+sandbox_start "$NGX" "$PORT"
 
 check "make install leaves the package's module alone" \
       "! make -s -C '$REPO' install >/dev/null 2>&1 \
@@ -171,9 +174,7 @@ check "the system nginx serves /fib?num=10" \
 check "and an offloaded F(30)" \
       "[ \"\$(curl -s http://127.0.0.1:$PORT/fib?num=30)\" = 832040 ]"
 
-kill -QUIT "$(cat "$WORK/nginx.pid")"
-sleep 0.5
-: > "$WORK/nginx.pid"
+sandbox_stop "$NGX"
 
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq $PKG \
     < /dev/null > /dev/null 2>&1
