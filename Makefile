@@ -24,9 +24,15 @@ MODULES_DIR ?= /usr/lib/nginx/modules
 VERSION     := $(shell sed -n 's/^ngx_http_fib_version=//p' $(CURDIR)/config)
 
 # a port nothing listens on now, unless the caller names one
+# the suite's ten ports (TEST_NGINX_PORT .. +9, t/README.md), free now
+# and below the kernel's ephemeral range, where clients' connections
+# would take one of them at any moment
 TEST_NGINX_PORT ?= $(shell perl -MIO::Socket::INET -e \
-    'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", \
-                                 LocalPort => 0)->sockport')
+    'for (1 .. 200) { my $$p = 20000 + 10 * int rand 1200; \
+         next if grep { !IO::Socket::INET->new(Listen => 1, \
+             LocalAddr => "127.0.0.1", LocalPort => $$_, ReuseAddr => 1) } \
+             $$p .. $$p + 9; \
+         print $$p; last }')
 
 # what Debian's own nginx was compiled with (see `nginx -V`)
 CC_OPT      ?= -g -O2 -fstack-protector-strong -Wformat \
