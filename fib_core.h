@@ -92,6 +92,59 @@ typedef struct {
 } fib_job_t;
 
 
+/*
+ * One computation of fast in steps whose independent products may run on
+ * several threads at once.  fast doubles F(k), F(k-1) to F(2k + b),
+ * F(2k + b - 1) from the two squares F(k)^2 and F(k-1)^2, and ends with
+ * one product whose two halves of Kronecker substitution (evaluated at
+ * 2^64 and at -2^64) are as independent: a step has 1 or 2 pieces, each
+ * of about the same size.  Steps below split_min limbs of 10^16 (and
+ * every n where fib_job_run() would not compute in decimal, and the
+ * other algorithms) are one piece that runs them all: the sequential
+ * fib_job_run() is the same computation, with split_min infinite.
+ *
+ * The driver (nginx's event loop):
+ *
+ *     pieces = fib_fast_init(fast, job, FIB_FAST_SPLIT_MIN);
+ *
+ *     while (pieces != 0) {
+ *         run fib_fast_piece(fast, i) for every i < pieces, anywhere,
+ *         in any order, at once; then, once all of them returned:
+ *         pieces = fib_fast_next(fast);
+ *     }
+ *
+ *     job->rc, job->len: as after fib_job_run()
+ *
+ * fib_fast_init() and fib_fast_next() do constant work (next may free
+ * the numbers of a stopped computation); every piece, including those
+ * of the one-piece steps that combine the products in linear time,
+ * is where the work is.  A piece touches only its own result and
+ * buffers, and reads the job's cancel flag, stop flag and deadline: it
+ * stops early on any of them, and its reason reaches job->rc through
+ * fib_fast_next(), which polls them too, between steps.  A step never
+ * waits for another thread; the driver must not call fib_fast_next()
+ * while a piece of the step runs, nor drop fast before next returned 0
+ * (or it calls fib_fast_free()).  Memory: each piece allocates and
+ * frees its own buffers with GMP's functions, on its thread; all
+ * pieces alive at once stay within fib_work_size().
+ */
+
+typedef struct fib_fast_s  fib_fast_t;
+
+/* the most pieces a step has */
+#define FIB_FAST_PIECES        2
+
+/*
+ * Steps whose factors have at least this many limbs of 10^16 split;
+ * measured with two threads (bench/corebench.c, "split"): see
+ * fib_core.c.
+ */
+#define FIB_FAST_SPLIT_MIN     4096
+
+/* "never split": one piece does it all, as fib_job_run() */
+#define FIB_FAST_SPLIT_NEVER   SIZE_MAX
+
+
 #if (FIB_COUNT_CALLS)
 /* unit-test builds only: every call of the recursion adds one */
 extern uint64_t  fib_rec_calls;
@@ -120,6 +173,12 @@ void fib_job_run(fib_job_t *job);
 int fib_job_cancel(fib_job_t *job);
 uint64_t fib_now_ns(void);
 uint64_t fib_deadline_ns(uint64_t now_ns, uint64_t timeout_ms);
+
+size_t fib_fast_size(void);
+unsigned fib_fast_init(fib_fast_t *fast, fib_job_t *job, size_t split_min);
+fib_rc_t fib_fast_piece(fib_fast_t *fast, unsigned i);
+unsigned fib_fast_next(fib_fast_t *fast);
+void fib_fast_free(fib_fast_t *fast);
 
 #ifdef __GNU_MP__
 /*
