@@ -39,6 +39,21 @@
 #include "plain.h"
 
 
+/* a pool of threads and its queue: nginx's thread pool, in small */
+
+typedef struct {
+    pthread_mutex_t   mutex;
+    pthread_cond_t    posted;
+    pthread_cond_t    done;
+    fib_fast_t       *fast;
+    unsigned          queued;     /* pieces posted, not yet taken */
+    unsigned          next;       /* the next piece to take */
+    unsigned          running;    /* pieces taken, not yet done */
+    int               exit;
+    pthread_t         thread[2];
+} pool_t;
+
+
 typedef struct {
     pthread_t   thread;
     unsigned    n;
@@ -52,6 +67,13 @@ static int compare(unsigned n, int runs);
 static int fast_vs_gmp(int rounds, int argc, char **argv);
 static uint64_t fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z,
     int reps);
+static int split(int rounds, int argc, char **argv);
+static int split_min(uint64_t n, int rounds, int argc, char **argv);
+static uint64_t split_run(pool_t *pool, uint64_t n, char *out,
+    size_t min);
+static int pool_start(pool_t *pool);
+static void pool_stop(pool_t *pool);
+static void *pool_thread(void *data);
 static int plain_threads(int threads, unsigned n, double seconds);
 static void *plain_thread(void *data);
 
@@ -183,6 +205,17 @@ main(int argc, char **argv)
         return fast_vs_gmp(runs < 1 ? 1 : runs, argc - 3, argv + 3);
     }
 
+    if (argc >= 3 && strcmp(argv[1], "split") == 0) {
+        runs = atoi(argv[2]);
+        return split(runs < 1 ? 1 : runs, argc - 3, argv + 3);
+    }
+
+    if (argc >= 5 && strcmp(argv[1], "split-min") == 0) {
+        runs = atoi(argv[3]);
+        return split_min(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs,
+                         argc - 4, argv + 4);
+    }
+
     if (argc == 4 && strcmp(argv[1], "decimal") == 0) {
         runs = atoi(argv[3]);
         return decimal(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
@@ -195,7 +228,9 @@ main(int argc, char **argv)
                         "       corebench compare N RUNS\n"
                         "       corebench plain THREADS N SECONDS\n"
                         "       corebench decimal N ROUNDS\n"
-                        "       corebench fast-vs-gmp ROUNDS [N ...]\n");
+                        "       corebench fast-vs-gmp ROUNDS [N ...]\n"
+                        "       corebench split ROUNDS [N ...]\n"
+                        "       corebench split-min N ROUNDS MIN ...\n");
         return 2;
     }
 
@@ -497,4 +532,312 @@ fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z, int reps)
     }
 
     return fib_now_ns() - start;
+}
+
+
+/*
+ * GMP on one thread, fast on one thread, fast on two: each round runs
+ * the three in turn, from a different one each time; the minimum of the
+ * rounds, and the ratios.
+ */
+
+static int
+split(int rounds, int argc, char **argv)
+{
+    int        i, r, w, way, count;
+    char      *out[3];
+    mpz_t      z;
+    pool_t     pool;
+    uint64_t   n, t, start, best[3];
+    fib_job_t  job;
+
+    static const uint64_t  decades[] = { 1000000, 10000000, 100000000 };
+
+    count = argc > 0 ? argc : (int) (sizeof(decades) / sizeof(decades[0]));
+
+    if (pool_start(&pool) != 0) {
+        return 1;
+    }
+
+    mpz_init(z);
+
+    printf("%10s %12s %12s %12s %9s %9s %9s\n", "n", "gmp_ns", "one_ns",
+           "two_ns", "gmp/one", "gmp/two", "one/two");
+
+    for (i = 0; i < count; i++) {
+        n = argc > 0 ? strtoull(argv[i], NULL, 10) : decades[i];
+
+        if (n > FIB_BIG_MAX) {
+            return 2;
+        }
+
+        for (w = 0; w < 3; w++) {
+            out[w] = malloc(fib_out_size(n));
+            if (out[w] == NULL) {
+                return 1;
+            }
+
+            best[w] = UINT64_MAX;
+        }
+
+        for (r = 0; r < rounds; r++) {
+            for (w = 0; w < 3; w++) {
+                way = (r + w) % 3;
+
+                start = fib_now_ns();
+
+                if (way == 0) {
+                    mpz_fib_ui(z, (unsigned long) n);
+                    mpz_get_str(out[0], 10, z);
+                    t = fib_now_ns() - start;
+
+                } else if (way == 1) {
+                    fib_job_init(&job, FIB_FAST, n, out[1], 0, NULL);
+                    fib_job_run(&job);
+
+                    if (job.rc != FIB_OK) {
+                        fprintf(stderr, "corebench: %s\n",
+                                fib_strerror(job.rc));
+                        return 1;
+                    }
+
+                    t = fib_now_ns() - start;
+
+                } else {
+                    t = split_run(&pool, n, out[2], FIB_FAST_SPLIT_MIN);
+                    if (t == 0) {
+                        return 1;
+                    }
+                }
+
+                if (t < best[way]) {
+                    best[way] = t;
+                }
+            }
+        }
+
+        if (memcmp(out[0], out[1], fib_digits(n)) != 0
+            || memcmp(out[0], out[2], fib_digits(n)) != 0)
+        {
+            fprintf(stderr, "corebench: F(%llu) differs\n",
+                    (unsigned long long) n);
+            return 1;
+        }
+
+        printf("%10llu %12llu %12llu %12llu %9.2f %9.2f %9.2f\n",
+               (unsigned long long) n, (unsigned long long) best[0],
+               (unsigned long long) best[1], (unsigned long long) best[2],
+               (double) best[0] / best[1], (double) best[0] / best[2],
+               (double) best[1] / best[2]);
+        fflush(stdout);
+
+        for (w = 0; w < 3; w++) {
+            free(out[w]);
+        }
+    }
+
+    mpz_clear(z);
+    pool_stop(&pool);
+
+    return 0;
+}
+
+
+/* F(n) on the pool with each split_min in turn: the minimum of rounds */
+
+static int
+split_min(uint64_t n, int rounds, int argc, char **argv)
+{
+    int        i, r, w;
+    char      *out;
+    pool_t     pool;
+    size_t     min;
+    uint64_t   t, *best;
+
+    if (n > FIB_BIG_MAX || argc < 1) {
+        return 2;
+    }
+
+    out = malloc(fib_out_size(n));
+    best = calloc(argc, sizeof(uint64_t));
+    if (out == NULL || best == NULL || pool_start(&pool) != 0) {
+        return 1;
+    }
+
+    for (i = 0; i < argc; i++) {
+        best[i] = UINT64_MAX;
+    }
+
+    for (r = 0; r < rounds; r++) {
+        for (w = 0; w < argc; w++) {
+            i = (r + w) % argc;
+            min = strtoull(argv[i], NULL, 10);
+
+            t = split_run(&pool, n, out,
+                          min == 0 ? FIB_FAST_SPLIT_NEVER : min);
+            if (t == 0) {
+                return 1;
+            }
+
+            if (t < best[i]) {
+                best[i] = t;
+            }
+        }
+    }
+
+    printf("%10s %12s %9s\n", "split_min", "ns", "vs_first");
+
+    for (i = 0; i < argc; i++) {
+        printf("%10s %12llu %9.3f\n", argv[i], (unsigned long long) best[i],
+               (double) best[i] / best[0]);
+    }
+
+    pool_stop(&pool);
+    free(best);
+    free(out);
+
+    return 0;
+}
+
+
+/*
+ * One F(n) as the module drives it: the main thread posts each step's
+ * pieces to the pool and sleeps until all of them completed, then calls
+ * fib_fast_next(); the nanoseconds it took, or 0 on an error.
+ */
+
+static uint64_t
+split_run(pool_t *pool, uint64_t n, char *out, size_t min)
+{
+    unsigned    pieces;
+    uint64_t    start;
+    fib_job_t   job;
+    fib_fast_t *fast;
+
+    fast = malloc(fib_fast_size());
+    if (fast == NULL) {
+        return 0;
+    }
+
+    start = fib_now_ns();
+
+    fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+
+    for (pieces = fib_fast_init(fast, &job, min);
+         pieces != 0;
+         pieces = fib_fast_next(fast))
+    {
+        pthread_mutex_lock(&pool->mutex);
+
+        pool->fast = fast;
+        pool->next = 0;
+        pool->queued = pieces;
+        pthread_cond_broadcast(&pool->posted);
+
+        while (pool->queued != 0 || pool->running != 0) {
+            pthread_cond_wait(&pool->done, &pool->mutex);
+        }
+
+        pthread_mutex_unlock(&pool->mutex);
+    }
+
+    start = fib_now_ns() - start;
+
+    free(fast);
+
+    if (job.rc != FIB_OK || job.len != fib_digits(n) + 1) {
+        fprintf(stderr, "corebench: %s\n", fib_strerror(job.rc));
+        return 0;
+    }
+
+    return start;
+}
+
+
+static int
+pool_start(pool_t *pool)
+{
+    int  i;
+
+    memset(pool, 0, sizeof(pool_t));
+
+    if (pthread_mutex_init(&pool->mutex, NULL) != 0
+        || pthread_cond_init(&pool->posted, NULL) != 0
+        || pthread_cond_init(&pool->done, NULL) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (pthread_create(&pool->thread[i], NULL, pool_thread, pool) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+pool_stop(pool_t *pool)
+{
+    int  i;
+
+    pthread_mutex_lock(&pool->mutex);
+    pool->exit = 1;
+    pthread_cond_broadcast(&pool->posted);
+    pthread_mutex_unlock(&pool->mutex);
+
+    for (i = 0; i < 2; i++) {
+        pthread_join(pool->thread[i], NULL);
+    }
+
+    pthread_mutex_destroy(&pool->mutex);
+    pthread_cond_destroy(&pool->posted);
+    pthread_cond_destroy(&pool->done);
+}
+
+
+/* takes pieces as they are posted, runs each outside the lock */
+
+static void *
+pool_thread(void *data)
+{
+    pool_t      *pool;
+    unsigned     i;
+    fib_fast_t  *fast;
+
+    pool = data;
+
+    pthread_mutex_lock(&pool->mutex);
+
+    for ( ;; ) {
+        while (pool->queued == 0 && !pool->exit) {
+            pthread_cond_wait(&pool->posted, &pool->mutex);
+        }
+
+        if (pool->exit) {
+            break;
+        }
+
+        fast = pool->fast;
+        i = pool->next++;
+        pool->queued--;
+        pool->running++;
+
+        pthread_mutex_unlock(&pool->mutex);
+
+        fib_fast_piece(fast, i);
+
+        pthread_mutex_lock(&pool->mutex);
+
+        if (--pool->running == 0 && pool->queued == 0) {
+            pthread_cond_signal(&pool->done);
+        }
+    }
+
+    pthread_mutex_unlock(&pool->mutex);
+
+    return NULL;
 }
