@@ -135,11 +135,16 @@ typedef struct fib_fast_s  fib_fast_t;
 #define FIB_FAST_PIECES        2
 
 /*
- * Steps whose factors have at least this many limbs of 10^16 split;
- * measured with two threads (bench/corebench.c, "split"): see
- * fib_core.c.
+ * Steps whose factors have at least this many limbs of 10^16 (F(k) for
+ * k from about 157000) split.  A split step costs two posts and one
+ * more step of one piece, each a round trip through the pool (8 us
+ * for corebench's, tens for nginx's), and gains the shorter piece:
+ * `corebench steps` measured 0.1 ms per piece at 320 limbs, 0.3 ms at
+ * 640, 0.7 ms at 1300, 1.5 ms at 2550, so from 2048 limbs a split step
+ * gains ten times what it costs or more.  `corebench split-min` sees no
+ * difference between 1024 and 32768 at F(10^6).
  */
-#define FIB_FAST_SPLIT_MIN     4096
+#define FIB_FAST_SPLIT_MIN     2048
 
 /* "never split": one piece does it all, as fib_job_run() */
 #define FIB_FAST_SPLIT_NEVER   SIZE_MAX

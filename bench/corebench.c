@@ -69,6 +69,7 @@ static uint64_t fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z,
     int reps);
 static int split(int rounds, int argc, char **argv);
 static int split_min(uint64_t n, int rounds, int argc, char **argv);
+static int steps(uint64_t n, int rounds);
 static uint64_t split_run(pool_t *pool, uint64_t n, char *out,
     size_t min);
 static int pool_start(pool_t *pool);
@@ -216,6 +217,11 @@ main(int argc, char **argv)
                          argc - 4, argv + 4);
     }
 
+    if (argc == 4 && strcmp(argv[1], "steps") == 0) {
+        runs = atoi(argv[3]);
+        return steps(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
+    }
+
     if (argc == 4 && strcmp(argv[1], "decimal") == 0) {
         runs = atoi(argv[3]);
         return decimal(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
@@ -230,7 +236,8 @@ main(int argc, char **argv)
                         "       corebench decimal N ROUNDS\n"
                         "       corebench fast-vs-gmp ROUNDS [N ...]\n"
                         "       corebench split ROUNDS [N ...]\n"
-                        "       corebench split-min N ROUNDS MIN ...\n");
+                        "       corebench split-min N ROUNDS MIN ...\n"
+                        "       corebench steps N ROUNDS\n");
         return 2;
     }
 
@@ -828,7 +835,9 @@ pool_thread(void *data)
 
         pthread_mutex_unlock(&pool->mutex);
 
-        fib_fast_piece(fast, i);
+        if (fast != NULL) {
+            fib_fast_piece(fast, i);
+        }
 
         pthread_mutex_lock(&pool->mutex);
 
@@ -840,4 +849,119 @@ pool_thread(void *data)
     pthread_mutex_unlock(&pool->mutex);
 
     return NULL;
+}
+
+
+#define STEPS_MAX  64
+
+
+static int
+steps(uint64_t n, int rounds)
+{
+    int          r, bits, shift, step, count;
+    char        *out;
+    pool_t       pool;
+    unsigned     i, pieces;
+    uint64_t     t, k, best[STEPS_MAX][3], lat;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    out = malloc(fib_out_size(n));
+    fast = malloc(fib_fast_size());
+    if (out == NULL || fast == NULL || n > FIB_BIG_MAX) {
+        return 1;
+    }
+
+    for (bits = 0; (n >> bits) != 0; bits++) { /* void */ }
+
+    memset(best, 0xff, sizeof(best));
+    count = 0;
+
+    for (r = 0; r < rounds; r++) {
+        fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+        step = -1;
+
+        for (pieces = fib_fast_init(fast, &job, 1);
+             pieces != 0;
+             pieces = fib_fast_next(fast))
+        {
+            if (pieces == 2) {
+                step++;
+            }
+
+            for (i = 0; i < pieces; i++) {
+                t = fib_now_ns();
+                fib_fast_piece(fast, i);
+                t = fib_now_ns() - t;
+
+                if (step >= 0 && step < STEPS_MAX) {
+                    i = pieces == 1 ? 2 : i;
+                    if (t < best[step][i]) {
+                        best[step][i] = t;
+                    }
+                }
+            }
+        }
+
+        if (job.rc != FIB_OK) {
+            return 1;
+        }
+
+        count = step + 1;
+    }
+
+    /* the pool's round trip: one empty piece posted, done, seen */
+
+    if (pool_start(&pool) != 0) {
+        return 1;
+    }
+
+    lat = UINT64_MAX;
+
+    for (r = 0; r < 1000; r++) {
+        t = fib_now_ns();
+
+        pthread_mutex_lock(&pool.mutex);
+        pool.fast = NULL;
+        pool.next = 0;
+        pool.queued = 1;
+        pthread_cond_broadcast(&pool.posted);
+
+        while (pool.queued != 0 || pool.running != 0) {
+            pthread_cond_wait(&pool.done, &pool.mutex);
+        }
+
+        pthread_mutex_unlock(&pool.mutex);
+
+        t = fib_now_ns() - t;
+        lat = t < lat ? t : lat;
+    }
+
+    pool_stop(&pool);
+
+    printf("pool round trip %llu ns\n", (unsigned long long) lat);
+    printf("%6s %10s %10s %12s %12s %12s %12s\n", "step", "k", "limbs",
+           "piece0_ns", "piece1_ns", "after_ns", "saved_ns");
+
+    /* the steps of two pieces: squares of F(n >> shift), then x y */
+
+    shift = bits - 12;
+
+    for (step = 0; step < count && step < STEPS_MAX; step++) {
+        k = step == count - 1 ? n >> 1 : n >> (shift - step);
+
+        printf("%6d %10llu %10zu %12llu %12llu %12llu %12lld\n", step,
+               (unsigned long long) k, fib_digits(k) / 16 + 1,
+               (unsigned long long) best[step][0],
+               (unsigned long long) best[step][1],
+               (unsigned long long) best[step][2],
+               (long long) (best[step][0] < best[step][1] ? best[step][0]
+                                                          : best[step][1])
+               - 3 * (long long) lat);
+    }
+
+    free(fast);
+    free(out);
+
+    return 0;
 }

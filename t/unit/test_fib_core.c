@@ -1491,6 +1491,66 @@ gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
 }
 
 
+/*
+ * The most the step API holds at once for F(n) when every piece of a
+ * step runs at the same time: per step, what is live when it starts and
+ * what each piece adds at its own peak, summed.  Pieces allocate only
+ * for themselves, so no timing of theirs can exceed that sum.
+ */
+
+static size_t
+split_peak(uint64_t n, size_t min)
+{
+    char        *out;
+    size_t       peak, step, start;
+    unsigned     i, pieces;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    out = malloc(fib_out_size(n));
+    fast = malloc(fib_fast_size());
+    assert_non_null(out);
+    assert_non_null(fast);
+
+    fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+
+    mp_set_memory_functions(count_alloc, count_realloc, count_free);
+
+    gmp_live = 0;
+    peak = 0;
+
+    for (pieces = fib_fast_init(fast, &job, min);
+         pieces != 0;
+         pieces = fib_fast_next(fast))
+    {
+        step = gmp_live;
+
+        for (i = 0; i < pieces; i++) {
+            start = gmp_live;
+            gmp_peak = gmp_live;
+
+            fib_fast_piece(fast, i);
+
+            step += gmp_peak - start;
+        }
+
+        if (step > peak) {
+            peak = step;
+        }
+    }
+
+    mp_set_memory_functions(NULL, NULL, NULL);
+
+    assert_int_equal(job.rc, FIB_OK);
+    assert_int_equal(gmp_live, 0);
+
+    free(fast);
+    free(out);
+
+    return peak;
+}
+
+
 /* the size of F(n) in binary, in whole limbs */
 
 static size_t
@@ -1615,6 +1675,44 @@ test_work_size_bound(void **state)
 
     print_message("binary fast: GMP's peak is at most %.2f of "
                   "iterative's fib_work_size()\n", worst);
+
+    /*
+     * The step API with its pieces at once: every step split (the most
+     * at once) and the module's threshold.
+     */
+
+    worst = 0;
+
+    for (i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+        n = fast[i];
+        work = fib_work_size(FIB_FAST, n);
+
+        for (loop = 0; loop < 2; loop++) {
+            peak = split_peak(n, loop ? FIB_FAST_SPLIT_MIN : 1);
+
+            if (getenv("FIB_TEST_PEAKS") != NULL) {
+                print_message("split %zu F(%llu): peak %zu, %.3f D, "
+                              "%.3f of fib_work_size()\n", loop,
+                              (unsigned long long) n, peak,
+                              (double) peak / (8.0 * (fib_digits(n) / 16
+                                                      + 1)),
+                              (double) peak / work);
+            }
+
+            if (peak > work) {
+                fail_msg("split F(%llu): the pieces' peak %zu > "
+                         "fib_work_size() %zu", (unsigned long long) n,
+                         peak, work);
+            }
+
+            if ((double) peak / work > worst) {
+                worst = (double) peak / work;
+            }
+        }
+    }
+
+    print_message("split fast: the pieces' peak is at most %.2f of "
+                  "fib_work_size()\n", worst);
 }
 
 /* }}} */
