@@ -2112,7 +2112,10 @@ fib_fast_next(fib_fast_t *fast)
             job->rc = fast->rc[i];
         }
 
-        job->compute_ns += fast->ns[i];
+        /* fib_job_run(), the one piece of the rest, sets its own */
+        if (fast->decimal) {
+            job->compute_ns += fast->ns[i];
+        }
     }
 
     switch (fast->state) {
