@@ -97,36 +97,43 @@ typedef struct {
  * several threads at once.  fast doubles F(k), F(k-1) to F(2k + b),
  * F(2k + b - 1) from the two squares F(k)^2 and F(k-1)^2, and ends with
  * one product whose two halves of Kronecker substitution (evaluated at
- * 2^64 and at -2^64) are as independent: a step has 1 or 2 pieces, each
- * of about the same size.  Steps below split_min limbs of 10^16 (and
- * every n where fib_job_run() would not compute in decimal, and the
- * other algorithms) are one piece that runs them all: the sequential
- * fib_job_run() is the same computation, with split_min infinite.
+ * 2^64 and at -2^64) are as independent: a step has 1 or 2 pieces of
+ * about the same cost.  The steps below split_min limbs of 10^16 (and
+ * every n that fib_job_run() does not compute in decimal, and the other
+ * algorithms) are one piece that runs them all: fib_job_run() is the
+ * same computation with split_min FIB_FAST_SPLIT_NEVER.
  *
- * The driver (nginx's event loop):
+ * The driver, on one thread (nginx's event loop):
  *
  *     pieces = fib_fast_init(fast, job, FIB_FAST_SPLIT_MIN);
  *
  *     while (pieces != 0) {
- *         run fib_fast_piece(fast, i) for every i < pieces, anywhere,
- *         in any order, at once; then, once all of them returned:
+ *         fib_fast_piece(fast, i) for every i < pieces: on any threads,
+ *         in any order, at once or one after another;
+ *
+ *         once every one of them has returned:
  *         pieces = fib_fast_next(fast);
  *     }
  *
- *     job->rc, job->len: as after fib_job_run()
+ *     job->rc, job->len: as after fib_job_run(); job->compute_ns:
+ *     the pieces' times, summed over the threads
  *
- * fib_fast_init() and fib_fast_next() do constant work (next may free
- * the numbers of a stopped computation); every piece, including those
- * of the one-piece steps that combine the products in linear time,
- * is where the work is.  A piece touches only its own result and
- * buffers, and reads the job's cancel flag, stop flag and deadline: it
- * stops early on any of them, and its reason reaches job->rc through
- * fib_fast_next(), which polls them too, between steps.  A step never
- * waits for another thread; the driver must not call fib_fast_next()
- * while a piece of the step runs, nor drop fast before next returned 0
- * (or it calls fib_fast_free()).  Memory: each piece allocates and
- * frees its own buffers with GMP's functions, on its thread; all
- * pieces alive at once stay within fib_work_size().
+ * fib_fast_init() and fib_fast_next() do constant work, except that
+ * next frees the numbers of a computation that stopped.  The work is in
+ * the pieces, including the one-piece steps between split ones, which
+ * combine the products in linear time (at 10^8, the last one makes the
+ * digits: tens of milliseconds); run them on the pool too.
+ *
+ * A piece writes only its own result and numbers, reads the job (the
+ * cancel flag, *job->stop, the deadline, n, out) and allocates with
+ * GMP's functions on its thread; it stops early on a flag or the
+ * deadline, as fib_job_run() does, with the reason as its own result,
+ * which fib_fast_next() alone moves to job->rc; next also polls the job
+ * between steps.  Nothing waits for another thread.  The driver must
+ * not call fib_fast_next() while a piece of the step runs, and must not
+ * drop fast or the job before next returned 0, unless it calls
+ * fib_fast_free() (again, with no piece running).  All pieces of a step
+ * alive at once stay within fib_work_size().
  */
 
 typedef struct fib_fast_s  fib_fast_t;
