@@ -25,6 +25,43 @@
  *                                fast's binary path (mpz_fib_ui() and the
  *                                split conversion); the minimum of ROUNDS
  *                                and the ratios gmp / fast, binary / fast
+ *   corebench split ROUNDS [N ...]
+ *                                F(N) (default 10^6, 10^7, 10^8) three
+ *                                ways, alternating: GMP alone on one
+ *                                thread, fast on one thread
+ *                                (fib_job_run()), and fast driven step by
+ *                                step with the pieces of each step on a
+ *                                pool of two threads (pthreads standing
+ *                                in for nginx's: the main thread posts
+ *                                the pieces and waits for their
+ *                                completions, as the event loop does);
+ *                                the minimum of ROUNDS and the ratios
+ *   corebench split-min N ROUNDS MIN ...
+ *                                F(N) on the two-thread pool with each
+ *                                split_min (limbs of 10^16; 0: never
+ *                                split), alternating: where splitting
+ *                                starts to pay
+ *   corebench steps N ROUNDS     F(N) step by step on this thread, every
+ *                                step split: for each step of two pieces,
+ *                                the limbs of its factors and the minimum
+ *                                of ROUNDS of each piece's time, and of
+ *                                the one-piece step after it; and the
+ *                                pool's own cost, posting an empty piece
+ *                                and seeing it done: a step pays to split
+ *                                where its shorter piece exceeds that
+ *                                cost three times (two posts and the
+ *                                step after)
+ *   corebench path N ROUNDS      F(N) step by step on this thread with
+ *                                FIB_FAST_SPLIT_MIN, each piece timed in
+ *                                the thread's CPU time: the sum of all
+ *                                pieces (one thread) and the sum of each
+ *                                step's longest piece (two threads with
+ *                                two free cores), and GMP's
+ *                                mpz_fib_ui() + mpz_get_str() likewise,
+ *                                in turn, minimum of ROUNDS: what two
+ *                                threads can reach, whatever else the
+ *                                machine runs (its load still slows all
+ *                                three: caches, memory)
  */
 
 
@@ -32,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gmp.h>
 
@@ -70,6 +108,7 @@ static uint64_t fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z,
 static int split(int rounds, int argc, char **argv);
 static int split_min(uint64_t n, int rounds, int argc, char **argv);
 static int steps(uint64_t n, int rounds);
+static int path(uint64_t n, int rounds);
 static uint64_t split_run(pool_t *pool, uint64_t n, char *out,
     size_t min);
 static int pool_start(pool_t *pool);
@@ -217,6 +256,11 @@ main(int argc, char **argv)
                          argc - 4, argv + 4);
     }
 
+    if (argc == 4 && strcmp(argv[1], "path") == 0) {
+        runs = atoi(argv[3]);
+        return path(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
+    }
+
     if (argc == 4 && strcmp(argv[1], "steps") == 0) {
         runs = atoi(argv[3]);
         return steps(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
@@ -237,7 +281,8 @@ main(int argc, char **argv)
                         "       corebench fast-vs-gmp ROUNDS [N ...]\n"
                         "       corebench split ROUNDS [N ...]\n"
                         "       corebench split-min N ROUNDS MIN ...\n"
-                        "       corebench steps N ROUNDS\n");
+                        "       corebench steps N ROUNDS\n"
+                        "       corebench path N ROUNDS\n");
         return 2;
     }
 
@@ -959,6 +1004,100 @@ steps(uint64_t n, int rounds)
                                                           : best[step][1])
                - 3 * (long long) lat);
     }
+
+    free(fast);
+    free(out);
+
+    return 0;
+}
+
+
+static uint64_t
+cpu_ns(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+}
+
+
+static int
+path(uint64_t n, int rounds)
+{
+    int          r;
+    char        *out;
+    unsigned     i, pieces, split;
+    mpz_t        z;
+    uint64_t     t, longest, one, two, best_one, best_two, best_gmp;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    out = malloc(fib_out_size(n));
+    fast = malloc(fib_fast_size());
+    if (out == NULL || fast == NULL || n > FIB_BIG_MAX) {
+        return 1;
+    }
+
+    best_one = UINT64_MAX;
+    best_two = UINT64_MAX;
+    best_gmp = UINT64_MAX;
+    split = 0;
+
+    mpz_init(z);
+
+    for (r = 0; r < rounds; r++) {
+        t = cpu_ns();
+        mpz_fib_ui(z, (unsigned long) n);
+        mpz_get_str(out, 10, z);
+        t = cpu_ns() - t;
+
+        best_gmp = t < best_gmp ? t : best_gmp;
+
+        fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+
+        one = 0;
+        two = 0;
+        split = 0;
+
+        for (pieces = fib_fast_init(fast, &job, FIB_FAST_SPLIT_MIN);
+             pieces != 0;
+             pieces = fib_fast_next(fast))
+        {
+            longest = 0;
+
+            for (i = 0; i < pieces; i++) {
+                t = cpu_ns();
+                fib_fast_piece(fast, i);
+                t = cpu_ns() - t;
+
+                one += t;
+                longest = t > longest ? t : longest;
+            }
+
+            two += longest;
+            split += pieces > 1;
+        }
+
+        if (job.rc != FIB_OK) {
+            return 1;
+        }
+
+        best_one = one < best_one ? one : best_one;
+        best_two = two < best_two ? two : best_two;
+    }
+
+    mpz_clear(z);
+
+    printf("%10s %6s %12s %12s %12s %8s %8s %8s\n", "n", "splits",
+           "gmp_cpu_ns", "one_cpu_ns", "two_path_ns", "gmp/one", "gmp/two",
+           "one/two");
+    printf("%10llu %6u %12llu %12llu %12llu %8.2f %8.2f %8.2f\n",
+           (unsigned long long) n, split, (unsigned long long) best_gmp,
+           (unsigned long long) best_one, (unsigned long long) best_two,
+           (double) best_gmp / best_one, (double) best_gmp / best_two,
+           (double) best_one / best_two);
 
     free(fast);
     free(out);
