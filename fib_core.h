@@ -144,12 +144,13 @@ typedef struct fib_fast_s  fib_fast_t;
 /*
  * Steps whose factors have at least this many limbs of 10^16 (F(k) for
  * k from about 157000) split.  A split step costs two posts and one
- * more step of one piece, each a round trip through the pool (8 us
- * for corebench's, tens for nginx's), and gains the shorter piece:
- * `corebench steps` measured 0.1 ms per piece at 320 limbs, 0.3 ms at
- * 640, 0.7 ms at 1300, 1.5 ms at 2550, so from 2048 limbs a split step
- * gains ten times what it costs or more.  `corebench split-min` sees no
- * difference between 1024 and 32768 at F(10^6).
+ * more step of one piece, each a round trip through the pool (8 us for
+ * corebench's, tens for nginx's), and gains its shorter piece:
+ * `corebench steps 100000000` measured a piece at 0.05 ms for 320
+ * limbs, 0.11 ms for 640, 0.28 ms for 1280, 0.74 ms for 2550 (a machine
+ * with a load of 8 on 2 cores).  From 2048 limbs a split gains five
+ * times what it costs or more; below, a few tens of microseconds at
+ * best, for twice the tasks.
  */
 #define FIB_FAST_SPLIT_MIN     2048
 
