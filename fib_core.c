@@ -972,7 +972,8 @@ typedef enum {
     FIB_FAST_SQUARES,         /* 2 pieces: F(k)^2 and F(k-1)^2 */
     FIB_FAST_DOUBLE,          /* 1 piece: the squares to F(2k+b), ... */
     FIB_FAST_PRODUCT,         /* 2 pieces: P+ and P- of the last product */
-    FIB_FAST_FINISH,          /* 1 piece: the product, then the digits */
+    FIB_FAST_FINISH,          /* 1 piece: the product to F(n) */
+    FIB_FAST_WRITE,           /* 2 pieces: F(n)'s digits, in two halves */
     FIB_FAST_DONE
 } fib_fast_state_e;
 
@@ -980,8 +981,9 @@ typedef enum {
 /*
  * One computation of fast, step by step.  During a step, piece i writes
  * only rc[i], ns[i] and the numbers the piece owns (SQUARES: f[i] and
- * s[i]; PRODUCT 0: s[0]; PRODUCT 1: s[1] and neg), and reads the rest;
- * a step of one piece owns everything.
+ * s[i]; PRODUCT 0: s[0]; PRODUCT 1: s[1] and neg; WRITE: its own part
+ * of job->out), and reads the rest; a step of one piece owns
+ * everything.
  */
 
 struct fib_fast_s {
@@ -1042,6 +1044,8 @@ static int fib_fast_double(fib_fast_t *fast);
 static int fib_fast_factors(fib_fast_t *fast);
 static void fib_fast_product(fib_fast_t *fast, unsigned i);
 static void fib_fast_finish(fib_fast_t *fast);
+static void fib_fast_write(fib_fast_t *fast, unsigned i);
+static void fib_dec_put16(char *p, mp_limb_t v);
 static int fib_fast_last(fib_fast_t *fast, fib_dec_t *r);
 static int fib_dec_sum(fib_dec_t *r, const fib_dec_t *a, int64_t ca,
     const fib_dec_t *b, int64_t cb, int64_t c);
@@ -1565,13 +1569,17 @@ fib_fast_product(fib_fast_t *fast, unsigned i)
 
 /*
  * The split last product's end, one piece: P+ and P- to x y in base
- * 10^16, F(n), and its digits in job->out; frees every number.
+ * 10^16 and F(n) in f[0]; frees every other number.  The digits come
+ * next, in two pieces: their count is checked here, once.
  */
 
 static void
 fib_fast_finish(fib_fast_t *fast)
 {
-    fib_rc_t  *rc;
+    size_t      t, digits;
+    fib_rc_t   *rc;
+    mp_limb_t   v;
+    fib_dec_t  *x;
 
     rc = &fast->rc[0];
 
@@ -1589,18 +1597,76 @@ fib_fast_finish(fib_fast_t *fast)
         return;
     }
 
-    if (fib_poll(fast->job, rc)) {
+    /* as fib_dec_write() checks it: a count other than fib_digits() */
+
+    x = &fast->f[0];
+    digits = fib_digits(fast->job->num);
+
+    t = 0;
+
+    for (v = x->limb[x->len - 1]; v != 0; v /= 10) {
+        t++;
+    }
+
+    if (t == 0 || t + FIB_DEC_DIGITS * (x->len - 1) != digits) {
+        *rc = FIB_ERR_INTERNAL;
         return;
     }
 
-    if (fib_dec_write(&fast->f[0], fast->job->num, fast->job->out,
-                      &fast->len)
-        != 0)
-    {
-        *rc = FIB_ERR_INTERNAL;
+    fast->len = digits + 1;
+}
+
+
+/*
+ * Half the digits of F(n) in f[0], from job->out on: piece 0 the top
+ * limb and the upper half of the others, piece 1 the lower half and the
+ * "\n".  Each writes only its own bytes.
+ */
+
+static void
+fib_fast_write(fib_fast_t *fast, unsigned i)
+{
+    char             *p, *out;
+    size_t            t, h, j;
+    mp_limb_t         v;
+    const fib_dec_t  *x;
+
+    x = &fast->f[0];
+    out = fast->job->out;
+
+    /* the top limb's digits, without leading zeros */
+
+    t = fast->len - 1 - FIB_DEC_DIGITS * (x->len - 1);
+
+    /* limbs [0, h) are piece 1's, [h, len - 1) and the top piece 0's */
+    h = (x->len - 1) / 2;
+
+    if (i == 0) {
+        v = x->limb[x->len - 1];
+
+        for (j = t; j-- > 0; /* void */) {
+            out[j] = (char) ('0' + v % 10);
+            v /= 10;
+        }
+
+        p = out + t;
+
+        for (j = x->len - 1; j-- > h; /* void */) {
+            fib_dec_put16(p, x->limb[j]);
+            p += FIB_DEC_DIGITS;
+        }
+
+        return;
     }
 
-    fib_dec_free(&fast->f[0]);
+    p = out + t + FIB_DEC_DIGITS * (x->len - 1 - h);
+
+    for (j = h; j-- > 0; /* void */) {
+        fib_dec_put16(p, x->limb[j]);
+        p += FIB_DEC_DIGITS;
+    }
+
+    *p = '\n';
 }
 
 
@@ -2072,6 +2138,10 @@ fib_fast_piece(fib_fast_t *fast, unsigned i)
     case FIB_FAST_FINISH:
         fib_fast_finish(fast);
         break;
+
+    case FIB_FAST_WRITE:
+        fib_fast_write(fast, i);
+        break;
 #endif
 
     default:
@@ -2137,6 +2207,10 @@ fib_fast_next(fib_fast_t *fast)
         next = FIB_FAST_FINISH;
         break;
 
+    case FIB_FAST_FINISH:
+        next = FIB_FAST_WRITE;
+        break;
+
     default:
         next = FIB_FAST_DONE;
         break;
@@ -2164,7 +2238,8 @@ fib_fast_next(fib_fast_t *fast)
 #endif
 
     fast->state = next;
-    fast->pieces = (next == FIB_FAST_SQUARES || next == FIB_FAST_PRODUCT)
+    fast->pieces = (next == FIB_FAST_SQUARES || next == FIB_FAST_PRODUCT
+                    || next == FIB_FAST_WRITE)
                    ? 2 : 1;
 
     for (i = 0; i < FIB_FAST_PIECES; i++) {

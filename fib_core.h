@@ -121,8 +121,8 @@ typedef struct {
  * fib_fast_init() and fib_fast_next() do constant work, except that
  * next frees the numbers of a computation that stopped.  The work is in
  * the pieces, including the one-piece steps between split ones, which
- * combine the products in linear time (at 10^8, the last one makes the
- * digits: tens of milliseconds); run them on the pool too.
+ * combine the products in linear time (at 10^8, up to tens of
+ * milliseconds); run them on the pool too.
  *
  * A piece writes only its own result and numbers, reads the job (the
  * cancel flag, *job->stop, the deadline, n, out) and allocates with
