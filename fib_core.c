@@ -71,7 +71,10 @@ static int fib_decimal_piece(fib_job_t *job, char *out, size_t width,
 static int fib_decimal_leaf(fib_job_t *job, char *out, size_t width,
     mpz_t x);
 static void fib_decimal_u64(fib_job_t *job, uint64_t v);
+static int fib_poll(fib_job_t *job, fib_rc_t *rc);
 static int fib_stopped(fib_job_t *job);
+static void fib_fast_start(fib_fast_t *fast, fib_job_t *job,
+    size_t split_min, int decimal);
 
 
 #if (FIB_COUNT_CALLS)
@@ -312,31 +315,43 @@ fib_inline_max(fib_algorithm_t algorithm, uint64_t cost_ns)
 
 
 /*
- * Whether the computation must stop now, and why, in job->rc: a
+ * Whether the computation must stop now, and why, in *rc: a
  * cancellation, an exiting process, or the deadline.  Called only where
  * a lot of work lies ahead, so the clock read costs nothing measurable.
+ * It reads the job and writes only *rc: the pieces of one step poll
+ * at once, each into its own result (fib_fast_piece()), and the step
+ * that follows, alone, sets job->rc from them.
  */
 
 static int
-fib_stopped(fib_job_t *job)
+fib_poll(fib_job_t *job, fib_rc_t *rc)
 {
-    if (job->rc != FIB_OK) {
+    if (*rc != FIB_OK) {
         return 1;
     }
 
     if (atomic_load_explicit(&job->cancel, memory_order_relaxed) != 0
         || (job->stop != NULL && *job->stop))
     {
-        job->rc = FIB_ERR_CANCELLED;
+        *rc = FIB_ERR_CANCELLED;
         return 1;
     }
 
     if (job->deadline_ns != 0 && fib_now_ns() >= job->deadline_ns) {
-        job->rc = FIB_ERR_TIMEOUT;
+        *rc = FIB_ERR_TIMEOUT;
         return 1;
     }
 
     return 0;
+}
+
+
+/* the same, for whoever runs the job alone: the reason in job->rc */
+
+static int
+fib_stopped(fib_job_t *job)
+{
+    return fib_poll(job, &job->rc);
 }
 
 
@@ -602,7 +617,16 @@ fib_out_size(uint64_t n)
  * and mpn_mul()'s scratch (up to 3.5 D), or in the step before, whose
  * squares are half as big but mpn_sqr()'s scratch relatively bigger.
  * Measured: 3.0 D at 2 10^4 to 10^5, 4.0 D up to 1.25 10^6, 6.45 D at
- * most from 2.7 10^6 to 10^8 (at 2^26).  7 D keeps 8 % to spare.
+ * most from 2.7 10^6 to 10^8 (at 2^26).
+ *
+ * Driven step by step (fib_fast_piece()), with every piece of a step
+ * running at once, each holds its own buffers and GMP's scratch: the
+ * last product's two halves each keep a product (D) and mpn_mul()'s
+ * scratch, and the second its factors with alternate signs (D), beside
+ * the factors (D).  Measured as the live memory at each step's start
+ * plus every piece's own peak: 3.0 D to 6.4 D below 2.7 10^6, 10.0 D to
+ * 10.9 D (at 2^26) from there to 10^8, every step split or only those
+ * from FIB_FAST_SPLIT_MIN on.  12 D bounds both ways, 9 % to spare.
  */
 
 size_t
@@ -623,7 +647,7 @@ fib_work_size(fib_algorithm_t algorithm, uint64_t n)
     {
         /* the limbs of F(n), and one more */
         decimal = ((size_t) ((double) n * 0.20898764024997873) / 16 + 2)
-                  * 8 * 7 + FIB_WORK_FIXED;
+                  * 8 * 12 + FIB_WORK_FIXED;
 
         /*
          * Never less than the binary path takes just below the switch:
@@ -931,6 +955,58 @@ fib_decimal_u64(fib_job_t *job, uint64_t v)
  * product of the last step, about a third of a second.
  */
 
+typedef struct {
+    mp_limb_t  *limb;
+    size_t      len;          /* the top limb is nonzero, or len is 1 */
+    size_t      size;         /* limbs allocated */
+} fib_dec_t;
+
+
+/*
+ * Where a computation driven step by step stands: the step whose pieces
+ * run next.  Only fib_fast_next() changes it, between steps.
+ */
+
+typedef enum {
+    FIB_FAST_WHOLE = 0,       /* 1 piece: all steps below split_min */
+    FIB_FAST_SQUARES,         /* 2 pieces: F(k)^2 and F(k-1)^2 */
+    FIB_FAST_DOUBLE,          /* 1 piece: the squares to F(2k+b), ... */
+    FIB_FAST_PRODUCT,         /* 2 pieces: P+ and P- of the last product */
+    FIB_FAST_FINISH,          /* 1 piece: the product to F(n) */
+    FIB_FAST_WRITE,           /* 2 pieces: F(n)'s digits, in two halves */
+    FIB_FAST_DONE
+} fib_fast_state_e;
+
+
+/*
+ * One computation of fast, step by step.  During a step, piece i writes
+ * only rc[i], ns[i] and the numbers the piece owns (SQUARES: f[i] and
+ * s[i]; PRODUCT 0: s[0]; PRODUCT 1: s[1] and neg; WRITE: its own part
+ * of job->out), and reads the rest; a step of one piece owns
+ * everything.
+ */
+
+struct fib_fast_s {
+    fib_job_t          *job;
+    size_t              split_min;
+    fib_fast_state_e    state;
+    unsigned            pieces;
+    int                 decimal;
+    int                 seeded;
+    int                 shift;        /* the bits of n below k */
+    int                 neg;
+    uint64_t            k;            /* f[0] = F(k), f[1] = F(k-1) */
+    size_t              room;         /* limbs of each square */
+    size_t              len;          /* of the result, once written */
+    fib_rc_t            rc[FIB_FAST_PIECES];
+    uint64_t            ns[FIB_FAST_PIECES];
+    fib_dec_t           f[2];
+    fib_dec_t           s[2];
+    fib_dec_t           x;            /* the last product's factors */
+    fib_dec_t           y;
+};
+
+
 #if (FIB_HAVE_DECIMAL)
 
 typedef unsigned __int128  fib_u128_t;
@@ -945,31 +1021,36 @@ typedef unsigned __int128  fib_u128_t;
 #define FIB_DEC_SEED_BITS      12
 
 
-typedef struct {
-    mp_limb_t  *limb;
-    size_t      len;          /* the top limb is nonzero, or len is 1 */
-    size_t      size;         /* limbs allocated */
-} fib_dec_t;
-
-
 static void *fib_alloc(size_t size);
 static void fib_free(void *p, size_t size);
 static void fib_dec_new(fib_dec_t *x, size_t size);
 static void fib_dec_trim(fib_dec_t *x);
 static void fib_dec_free(fib_dec_t *x);
 static void fib_dec_from_mpz(fib_dec_t *x, mpz_t z);
-static int fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in,
-    size_t n);
-static int fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
-    size_t nx, const mp_limb_t *y, size_t ny);
+static int fib_dec_sqr(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
+    const mp_limb_t *in, size_t n);
+static int fib_dec_mul(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
+    const mp_limb_t *x, size_t nx, const mp_limb_t *y, size_t ny);
+static void fib_dec_combine(mp_limb_t *out, mp_limb_t *q, size_t m,
+    int neg);
 static int fib_dec_alternate(mp_limb_t *y, const mp_limb_t *a, size_t n);
 static void fib_dec_carry(mp_limb_t *e, const mp_limb_t *o, size_t m);
 static int fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd,
     int bit);
-static int fib_dec_last(fib_job_t *job, fib_dec_t *f, uint64_t k, int bit);
+static void fib_fast_whole(fib_fast_t *fast);
+static void fib_fast_seed(fib_fast_t *fast);
+static void fib_fast_square(fib_fast_t *fast, unsigned i, fib_rc_t *rc);
+static int fib_fast_double(fib_fast_t *fast);
+static int fib_fast_factors(fib_fast_t *fast);
+static void fib_fast_product(fib_fast_t *fast, unsigned i);
+static void fib_fast_finish(fib_fast_t *fast);
+static void fib_fast_write(fib_fast_t *fast, unsigned i);
+static void fib_dec_put16(char *p, mp_limb_t v);
+static int fib_fast_last(fib_fast_t *fast, fib_dec_t *r);
 static int fib_dec_sum(fib_dec_t *r, const fib_dec_t *a, int64_t ca,
     const fib_dec_t *b, int64_t cb, int64_t c);
-static void fib_dec_write(fib_job_t *job, const fib_dec_t *x);
+static int fib_dec_write(const fib_dec_t *x, uint64_t n, char *out,
+    size_t *len);
 
 
 /*
@@ -1116,9 +1197,10 @@ fib_dec_divmod(fib_u128_t t, fib_u128_t *q, uint64_t inv)
  */
 
 static int
-fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in, size_t n)
+fib_dec_sqr(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
+    const mp_limb_t *in, size_t n)
 {
-    return fib_dec_mul(job, out, in, n, in, n);
+    return fib_dec_mul(job, rc, out, in, n, in, n);
 }
 
 
@@ -1150,12 +1232,12 @@ fib_dec_sqr(fib_job_t *job, mp_limb_t *out, const mp_limb_t *in, size_t n)
  */
 
 static int
-fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
-    size_t nx, const mp_limb_t *y, size_t ny)
+fib_dec_mul(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
+    const mp_limb_t *x, size_t nx, const mp_limb_t *y, size_t ny)
 {
     int               neg;
     size_t            m, t;
-    mp_limb_t        *q, cy;
+    mp_limb_t        *q;
     const mp_limb_t  *p;
 
     if (nx < ny) {
@@ -1184,7 +1266,7 @@ fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
         mpn_mul(q, out, nx, out + nx, ny);
     }
 
-    if (fib_stopped(job)) {
+    if (fib_poll(job, rc)) {
         fib_free(q, m * sizeof(mp_limb_t));
         return -1;
     }
@@ -1195,6 +1277,24 @@ fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
     } else {
         mpn_mul(out, x, nx, y, ny);
     }
+
+    fib_dec_combine(out, q, m, neg);
+
+    fib_free(q, m * sizeof(mp_limb_t));
+
+    return fib_poll(job, rc) ? -1 : 0;
+}
+
+
+/*
+ * From P+ in out and |P-| in q, m words each, neg if P- is negative, the
+ * product in base 10^16 in out; q is clobbered.  Linear.
+ */
+
+static void
+fib_dec_combine(mp_limb_t *out, mp_limb_t *q, size_t m, int neg)
+{
+    mp_limb_t  cy;
 
     /*
      * T = P+ - P-, the odd O = T / 2, the even E = P+ - O; T may take
@@ -1214,10 +1314,6 @@ fib_dec_mul(fib_job_t *job, mp_limb_t *out, const mp_limb_t *x,
     mpn_sub_n(out, out, q, m);
 
     fib_dec_carry(out, q, m);
-
-    fib_free(q, m * sizeof(mp_limb_t));
-
-    return fib_stopped(job) ? -1 : 0;
 }
 
 
@@ -1343,69 +1439,234 @@ fib_dec_double(mp_limb_t *a, mp_limb_t *b, size_t len, int odd, int bit)
  *   F(2k)   = F(k) (F(k) + 2 F(k-1))
  *   F(2k+1) = (2 F(k) + F(k-1)) (2 F(k) - F(k-1)) + 2 (-1)^k
  *
- * a product costing 1.4 to 1.8 squares of its size, not 2.  f[0] and
- * f[1] are F(k) and F(k-1), freed on the way; F(n) is left in f[0].
+ * a product costing 1.4 to 1.8 squares of its size, not 2.  Its factors
+ * x and y are made from f[0] = F(k) and f[1] = F(k-1), which are freed.
  */
 
 static int
-fib_dec_last(fib_job_t *job, fib_dec_t *f, uint64_t k, int bit)
+fib_fast_factors(fib_fast_t *fast)
 {
-    int        rc;
-    size_t     room;
-    fib_dec_t  x, y, r;
+    int     rc, bit;
+    size_t  room;
 
-    room = f[0].len + 1;
+    bit = fast->shift > 0 ? (int) (fast->job->num & 1) : 0;
+    room = fast->f[0].len + 1;
 
-    fib_dec_new(&y, room);
+    fib_dec_new(&fast->y, room);
 
     if (bit) {
-        fib_dec_new(&x, room);
+        fib_dec_new(&fast->x, room);
 
-        rc = fib_dec_sum(&x, &f[0], 2, &f[1], 1, 0);
-        rc |= fib_dec_sum(&y, &f[0], 2, &f[1], -1, 0);
+        rc = fib_dec_sum(&fast->x, &fast->f[0], 2, &fast->f[1], 1, 0);
+        rc |= fib_dec_sum(&fast->y, &fast->f[0], 2, &fast->f[1], -1, 0);
 
-        fib_dec_free(&f[0]);
+        fib_dec_free(&fast->f[0]);
 
     } else {
-        rc = fib_dec_sum(&y, &f[0], 1, &f[1], 2, 0);
+        rc = fib_dec_sum(&fast->y, &fast->f[0], 1, &fast->f[1], 2, 0);
 
-        x = f[0];
-        f[0].limb = NULL;
-        f[0].size = 0;
+        fast->x = fast->f[0];
+        fast->f[0].limb = NULL;
+        fast->f[0].size = 0;
     }
 
-    fib_dec_free(&f[1]);
-
-    if (rc != 0) {
-        job->rc = FIB_ERR_INTERNAL;
-        goto done;
-    }
-
-    fib_dec_new(&r, x.len + y.len + 1);
-
-    rc = fib_dec_mul(job, r.limb, x.limb, x.len, y.limb, y.len);
-
-    r.len = x.len + y.len;
-    r.limb[r.len] = 0;
-
-    if (rc == 0 && bit) {
-        r.len++;
-
-        if (fib_dec_sum(&r, &r, 1, &r, 0, (k & 1) ? -2 : 2) != 0) {
-            job->rc = FIB_ERR_INTERNAL;
-            rc = -1;
-        }
-    }
-
-    fib_dec_trim(&r);
-    f[0] = r;
-
-done:
-
-    fib_dec_free(&x);
-    fib_dec_free(&y);
+    fib_dec_free(&fast->f[1]);
 
     return rc == 0 ? 0 : -1;
+}
+
+
+/*
+ * r, x y in x.len + y.len limbs and one more limb allocated, becomes
+ * F(n) in f[0]; x and y are freed.
+ */
+
+static int
+fib_fast_last(fib_fast_t *fast, fib_dec_t *r)
+{
+    int  rc;
+
+    rc = 0;
+
+    r->len = fast->x.len + fast->y.len;
+    r->limb[r->len] = 0;
+
+    if (fast->job->num & 1) {
+        r->len++;
+        rc = fib_dec_sum(r, r, 1, r, 0, (fast->k & 1) ? -2 : 2);
+    }
+
+    fib_dec_trim(r);
+
+    fast->f[0] = *r;
+    r->limb = NULL;
+    r->size = 0;
+
+    fib_dec_free(&fast->x);
+    fib_dec_free(&fast->y);
+
+    fast->k = fast->job->num;
+    fast->shift = 0;
+
+    return rc == 0 ? 0 : -1;
+}
+
+
+/*
+ * One piece of the split last product: piece 0 makes P+ = x(2^64)
+ * y(2^64) in s[0], piece 1 |P-| = |x(-2^64) y(-2^64)| in s[1] and its
+ * sign in neg (see fib_dec_mul()); both read x and y, which nobody
+ * writes meanwhile.
+ */
+
+static void
+fib_fast_product(fib_fast_t *fast, unsigned i)
+{
+    int              neg;
+    size_t           nx, ny, m;
+    fib_rc_t        *rc;
+    mp_limb_t       *t;
+    const fib_dec_t *x, *y, *p;
+
+    rc = &fast->rc[i];
+
+    if (fib_poll(fast->job, rc)) {
+        return;
+    }
+
+    x = &fast->x;
+    y = &fast->y;
+
+    if (x->len < y->len) {
+        p = x;
+        x = y;
+        y = p;
+    }
+
+    nx = x->len;
+    ny = y->len;
+    m = nx + ny;
+
+    /* one limb more: fib_fast_last() may add to the top */
+    fib_dec_new(&fast->s[i], m + 1);
+
+    if (i == 0) {
+        mpn_mul(fast->s[0].limb, x->limb, nx, y->limb, ny);
+        return;
+    }
+
+    t = fib_alloc(m * sizeof(mp_limb_t));
+
+    neg = fib_dec_alternate(t, x->limb, nx);
+    neg ^= fib_dec_alternate(t + nx, y->limb, ny);
+    mpn_mul(fast->s[1].limb, t, nx, t + nx, ny);
+
+    fib_free(t, m * sizeof(mp_limb_t));
+
+    fast->neg = neg;
+}
+
+
+/*
+ * The split last product's end, one piece: P+ and P- to x y in base
+ * 10^16 and F(n) in f[0]; frees every other number.  The digits come
+ * next, in two pieces: their count is checked here, once.
+ */
+
+static void
+fib_fast_finish(fib_fast_t *fast)
+{
+    size_t      t, digits;
+    fib_rc_t   *rc;
+    mp_limb_t   v;
+    fib_dec_t  *x;
+
+    rc = &fast->rc[0];
+
+    if (fib_poll(fast->job, rc)) {
+        return;
+    }
+
+    fib_dec_combine(fast->s[0].limb, fast->s[1].limb,
+                    fast->x.len + fast->y.len, fast->neg);
+
+    fib_dec_free(&fast->s[1]);
+
+    if (fib_fast_last(fast, &fast->s[0]) != 0) {
+        *rc = FIB_ERR_INTERNAL;
+        return;
+    }
+
+    /* as fib_dec_write() checks it: a count other than fib_digits() */
+
+    x = &fast->f[0];
+    digits = fib_digits(fast->job->num);
+
+    t = 0;
+
+    for (v = x->limb[x->len - 1]; v != 0; v /= 10) {
+        t++;
+    }
+
+    if (t == 0 || t + FIB_DEC_DIGITS * (x->len - 1) != digits) {
+        *rc = FIB_ERR_INTERNAL;
+        return;
+    }
+
+    fast->len = digits + 1;
+}
+
+
+/*
+ * Half the digits of F(n) in f[0], from job->out on: piece 0 the top
+ * limb and the upper half of the others, piece 1 the lower half and the
+ * "\n".  Each writes only its own bytes.
+ */
+
+static void
+fib_fast_write(fib_fast_t *fast, unsigned i)
+{
+    char             *p, *out;
+    size_t            t, h, j;
+    mp_limb_t         v;
+    const fib_dec_t  *x;
+
+    x = &fast->f[0];
+    out = fast->job->out;
+
+    /* the top limb's digits, without leading zeros */
+
+    t = fast->len - 1 - FIB_DEC_DIGITS * (x->len - 1);
+
+    /* limbs [0, h) are piece 1's, [h, len - 1) and the top piece 0's */
+    h = (x->len - 1) / 2;
+
+    if (i == 0) {
+        v = x->limb[x->len - 1];
+
+        for (j = t; j-- > 0; /* void */) {
+            out[j] = (char) ('0' + v % 10);
+            v /= 10;
+        }
+
+        p = out + t;
+
+        for (j = x->len - 1; j-- > h; /* void */) {
+            fib_dec_put16(p, x->limb[j]);
+            p += FIB_DEC_DIGITS;
+        }
+
+        return;
+    }
+
+    p = out + t + FIB_DEC_DIGITS * (x->len - 1 - h);
+
+    for (j = h; j-- > 0; /* void */) {
+        fib_dec_put16(p, x->limb[j]);
+        p += FIB_DEC_DIGITS;
+    }
+
+    *p = '\n';
 }
 
 
@@ -1486,20 +1747,20 @@ fib_dec_put16(char *p, mp_limb_t v)
 
 
 /*
- * F(n) from its limbs into job->out: the top limb without leading
- * zeros, the others as 16 digits.  A count other than fib_digits(n)
- * (which may be one too big) is an internal error, as a leading zero
- * is in the binary path.
+ * F(n) from its limbs into out: the top limb without leading zeros, the
+ * others as 16 digits, then "\n"; *len is the digits and the "\n".  A
+ * count other than fib_digits(n) (which may be one too big) is an
+ * internal error, as a leading zero is in the binary path: -1.
  */
 
-static void
-fib_dec_write(fib_job_t *job, const fib_dec_t *x)
+static int
+fib_dec_write(const fib_dec_t *x, uint64_t n, char *out, size_t *len)
 {
     char       *p, top[FIB_DEC_DIGITS + 4];
     size_t      digits, t, i;
     mp_limb_t   v;
 
-    digits = fib_digits(job->num);
+    digits = fib_digits(n);
 
     v = x->limb[x->len - 1];
     t = 0;
@@ -1510,11 +1771,10 @@ fib_dec_write(fib_job_t *job, const fib_dec_t *x)
     } while (v != 0);
 
     if (t + FIB_DEC_DIGITS * (x->len - 1) != digits) {
-        job->rc = FIB_ERR_INTERNAL;
-        return;
+        return -1;
     }
 
-    p = job->out;
+    p = out;
 
     while (t > 0) {
         *p++ = top[--t];
@@ -1526,38 +1786,35 @@ fib_dec_write(fib_job_t *job, const fib_dec_t *x)
     }
 
     *p = '\n';
-    job->len = digits + 1;
+    *len = digits + 1;
+
+    return 0;
 }
 
 
 /*
- * F(job->num) into job->out, in decimal throughout: F(k) and F(k-1)
- * for the top bits of n from GMP, then one doubling per lower bit.
- * Polls before each squaring, between its two products and after.
+ * The seed, F(k) and F(k-1) for the top bits of n from GMP: k below
+ * 2^FIB_DEC_SEED_BITS.
  */
 
-void
-fib_fast_decimal(fib_job_t *job)
+static void
+fib_fast_seed(fib_fast_t *fast)
 {
-    int         shift, bit;
-    mpz_t       z0, z1;
-    size_t      i, room;
-    uint64_t    n, k;
-    fib_dec_t   f[2], s[2];
+    mpz_t     z0, z1;
+    size_t    room;
+    uint64_t  n, k;
 
-    n = job->num;
+    n = fast->job->num;
 
-    for (shift = 0; (n >> shift) >= (1 << FIB_DEC_SEED_BITS); shift++) {
+    for (fast->shift = 0;
+         (n >> fast->shift) >= (1 << FIB_DEC_SEED_BITS);
+         fast->shift++)
+    {
         /* void */
     }
 
-    k = n >> shift;
-
-    f[0].limb = NULL;
-    f[1].limb = NULL;
-    s[0].limb = NULL;
-    s[1].limb = NULL;
-    f[0].size = f[1].size = s[0].size = s[1].size = 0;
+    k = n >> fast->shift;
+    fast->k = k;
 
     /* F(k) and F(k-1); F(0) for k = 0 twice, harmlessly */
 
@@ -1571,76 +1828,194 @@ fib_fast_decimal(fib_job_t *job)
 
     room = mpz_sizeinbase(z0, 10) / FIB_DEC_DIGITS + 2;
 
-    fib_dec_new(&f[0], room);
-    fib_dec_new(&f[1], room);
+    fib_dec_new(&fast->f[0], room);
+    fib_dec_new(&fast->f[1], room);
 
-    fib_dec_from_mpz(&f[0], z0);
-    fib_dec_from_mpz(&f[1], z1);
+    fib_dec_from_mpz(&fast->f[0], z0);
+    fib_dec_from_mpz(&fast->f[1], z1);
 
     mpz_clear(z0);
     mpz_clear(z1);
 
-    while (shift-- > 1) {
-        bit = (n >> shift) & 1;
+    fast->seeded = 1;
+}
 
-        /* room for the larger result, F(2k+1) < 4 F(k)^2 + 2 */
-        room = 2 * f[0].len + 1;
 
-        for (i = 2; i-- > 0; /* void */) {
-            if (fib_stopped(job)) {
-                goto done;
-            }
+/*
+ * One squaring of a step, piece i of two: s[i] = f[i]^2, zero-padded to
+ * "room" limbs; f[i] is freed.  A stop goes to *rc.
+ */
 
-            fib_dec_new(&s[i], room);
+static void
+fib_fast_square(fib_fast_t *fast, unsigned i, fib_rc_t *rc)
+{
+    fib_dec_t  *f, *s;
 
-            if (fib_dec_sqr(job, s[i].limb, f[i].limb, f[i].len) != 0) {
-                goto done;
-            }
+    f = &fast->f[i];
+    s = &fast->s[i];
 
-            memset(s[i].limb + 2 * f[i].len, 0,
-                   (room - 2 * f[i].len) * sizeof(mp_limb_t));
-
-            /* F(k-1) first: its buffer is gone while F(k) is squared */
-            fib_dec_free(&f[i]);
-        }
-
-        if (fib_dec_double(s[0].limb, s[1].limb, room, (int) (k & 1), bit)
-            != 0)
-        {
-            job->rc = FIB_ERR_INTERNAL;
-            goto done;
-        }
-
-        k = 2 * k + (uint64_t) bit;
-
-        for (i = 0; i < 2; i++) {
-            f[i] = s[i];
-            f[i].len = room;
-            fib_dec_trim(&f[i]);
-            s[i].limb = NULL;
-            s[i].size = 0;
-        }
+    if (fib_poll(fast->job, rc)) {
+        return;
     }
 
-    /* shift is 0 now if there were steps, -1 if the seed is F(n) */
+    fib_dec_new(s, fast->room);
 
-    if (shift == 0) {
-        if (fib_stopped(job)
-            || fib_dec_last(job, f, k, (int) (n & 1)) != 0)
-        {
-            goto done;
-        }
+    if (fib_dec_sqr(fast->job, rc, s->limb, f->limb, f->len) != 0) {
+        return;
     }
 
-    if (!fib_stopped(job)) {
-        fib_dec_write(job, &f[0]);
+    memset(s->limb + 2 * f->len, 0,
+           (fast->room - 2 * f->len) * sizeof(mp_limb_t));
+
+    fib_dec_free(f);
+}
+
+
+/*
+ * The two squares to F(2k + bit) and F(2k + bit - 1), the next f, for
+ * the next bit of n: linear.  -1 on an impossible carry.
+ */
+
+static int
+fib_fast_double(fib_fast_t *fast)
+{
+    int     bit;
+    size_t  i;
+
+    fast->shift--;
+    bit = (int) ((fast->job->num >> fast->shift) & 1);
+
+    if (fib_dec_double(fast->s[0].limb, fast->s[1].limb, fast->room,
+                       (int) (fast->k & 1), bit)
+        != 0)
+    {
+        return -1;
     }
 
-done:
+    fast->k = 2 * fast->k + (uint64_t) bit;
 
     for (i = 0; i < 2; i++) {
-        fib_dec_free(&f[i]);
-        fib_dec_free(&s[i]);
+        fast->f[i] = fast->s[i];
+        fast->f[i].len = fast->room;
+        fib_dec_trim(&fast->f[i]);
+        fast->s[i].limb = NULL;
+        fast->s[i].size = 0;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The one piece of the steps that need not split: from wherever the
+ * computation stands, every step whose factors are below split_min
+ * limbs, as one thread computes them all.  It stops before the first
+ * step that splits, with x and y made when that is the last product.
+ * Polls before each squaring and product and between the two GMP calls
+ * each makes: at 10^8 the longest stretch without a look is one GMP
+ * product of the last step, about a third of a second.
+ */
+
+static void
+fib_fast_whole(fib_fast_t *fast)
+{
+    size_t     i;
+    fib_rc_t  *rc;
+    fib_dec_t  r;
+
+    rc = &fast->rc[0];
+
+    if (!fast->seeded) {
+        fib_fast_seed(fast);
+    }
+
+    while (fast->shift > 1) {
+        if (fast->f[0].len >= fast->split_min) {
+            return;
+        }
+
+        /* room for the larger result, F(2k+1) < 4 F(k)^2 + 2 */
+        fast->room = 2 * fast->f[0].len + 1;
+
+        /* F(k-1) first: its buffer is gone while F(k) is squared */
+
+        for (i = 2; i-- > 0; /* void */) {
+            fib_fast_square(fast, (unsigned) i, rc);
+
+            if (*rc != FIB_OK) {
+                return;
+            }
+        }
+
+        if (fib_fast_double(fast) != 0) {
+            *rc = FIB_ERR_INTERNAL;
+            return;
+        }
+    }
+
+    if (fast->shift == 1) {
+        if (fib_poll(fast->job, rc)) {
+            return;
+        }
+
+        if (fib_fast_factors(fast) != 0) {
+            *rc = FIB_ERR_INTERNAL;
+            return;
+        }
+
+        if (fast->x.len >= fast->split_min) {
+            return;
+        }
+
+        fib_dec_new(&r, fast->x.len + fast->y.len + 1);
+
+        if (fib_dec_mul(fast->job, rc, r.limb, fast->x.limb, fast->x.len,
+                        fast->y.limb, fast->y.len)
+            != 0)
+        {
+            fib_dec_free(&r);
+            return;
+        }
+
+        if (fib_fast_last(fast, &r) != 0) {
+            *rc = FIB_ERR_INTERNAL;
+            return;
+        }
+    }
+
+    if (fib_poll(fast->job, rc)) {
+        return;
+    }
+
+    if (fib_dec_write(&fast->f[0], fast->job->num, fast->job->out,
+                      &fast->len)
+        != 0)
+    {
+        *rc = FIB_ERR_INTERNAL;
+    }
+
+    fib_dec_free(&fast->f[0]);
+    fib_dec_free(&fast->f[1]);
+}
+
+
+/*
+ * F(job->num) into job->out, in decimal throughout, on this thread:
+ * the steps in order, none split.
+ */
+
+void
+fib_fast_decimal(fib_job_t *job)
+{
+    unsigned    i, pieces;
+    fib_fast_t  fast;
+
+    fib_fast_start(&fast, job, FIB_FAST_SPLIT_NEVER, 1);
+
+    for (pieces = 1; pieces != 0; pieces = fib_fast_next(&fast)) {
+        for (i = 0; i < pieces; i++) {
+            fib_fast_piece(&fast, i);
+        }
     }
 }
 
@@ -1655,6 +2030,251 @@ fib_fast_decimal(fib_job_t *job)
 }
 
 #endif
+
+
+size_t
+fib_fast_size(void)
+{
+    return sizeof(fib_fast_t);
+}
+
+
+/*
+ * Readies fast to compute job, which fib_job_init() filled and which
+ * lives as long as fast: the first step's number of pieces.  The
+ * decimal engine as fib_job_run() chooses it, steps of split_min limbs
+ * and more split; anything else is one piece, fib_job_run() itself.
+ */
+
+unsigned
+fib_fast_init(fib_fast_t *fast, fib_job_t *job, size_t split_min)
+{
+    job->start_ns = fib_now_ns();
+    job->compute_ns = 0;
+
+    fib_fast_start(fast, job, split_min,
+                   FIB_HAVE_DECIMAL && job->algorithm == FIB_FAST
+                   && job->num >= FIB_FAST_DECIMAL_MIN
+                   && job->num <= FIB_BIG_MAX);
+
+    return 1;
+}
+
+
+static void
+fib_fast_start(fib_fast_t *fast, fib_job_t *job, size_t split_min,
+    int decimal)
+{
+    memset(fast, 0, sizeof(fib_fast_t));
+
+    fast->job = job;
+    fast->split_min = split_min > 0 ? split_min : 1;
+    fast->state = FIB_FAST_WHOLE;
+    fast->pieces = 1;
+    fast->decimal = decimal;
+
+    job->rc = FIB_OK;
+    job->len = 0;
+}
+
+
+/*
+ * Runs piece i of the current step, on any thread, at the same time as
+ * the step's other pieces: it writes only its own result and numbers
+ * (see fib_fast_s), polls the job's flags and deadline, and returns
+ * its own result, FIB_OK or why it stopped; job->rc is set from it by
+ * fib_fast_next().
+ */
+
+fib_rc_t
+fib_fast_piece(fib_fast_t *fast, unsigned i)
+{
+    uint64_t  start;
+
+    if (i >= fast->pieces) {
+        return FIB_ERR_INTERNAL;
+    }
+
+    start = fib_now_ns();
+
+    switch (fast->state) {
+
+    case FIB_FAST_WHOLE:
+
+        if (!fast->decimal) {
+            /* one piece, alone with the job: it may write it */
+            fib_job_run(fast->job);
+            fast->rc[0] = fast->job->rc;
+            fast->len = fast->job->len;
+            break;
+        }
+
+#if (FIB_HAVE_DECIMAL)
+        fib_fast_whole(fast);
+        break;
+
+    case FIB_FAST_SQUARES:
+        fib_fast_square(fast, i, &fast->rc[i]);
+        break;
+
+    case FIB_FAST_DOUBLE:
+
+        if (fib_poll(fast->job, &fast->rc[0])) {
+            break;
+        }
+
+        if (fib_fast_double(fast) != 0
+            || (fast->shift == 1 && fib_fast_factors(fast) != 0))
+        {
+            fast->rc[0] = FIB_ERR_INTERNAL;
+        }
+
+        break;
+
+    case FIB_FAST_PRODUCT:
+        fib_fast_product(fast, i);
+        break;
+
+    case FIB_FAST_FINISH:
+        fib_fast_finish(fast);
+        break;
+
+    case FIB_FAST_WRITE:
+        fib_fast_write(fast, i);
+        break;
+#endif
+
+    default:
+        fast->rc[i] = FIB_ERR_INTERNAL;
+        break;
+    }
+
+    fast->ns[i] = fib_now_ns() - start;
+
+    return fast->rc[i];
+}
+
+
+/*
+ * Called once every piece of the step returned, on the driver's thread:
+ * the step's results into job->rc, a poll of the job, and the next step.
+ * Returns its number of pieces, or 0 when the computation is over: then
+ * job->rc and job->len are final, job->compute_ns is the time all
+ * pieces took (CPU time, summed over the threads), and every number is
+ * freed.
+ */
+
+unsigned
+fib_fast_next(fib_fast_t *fast)
+{
+    unsigned          i;
+    fib_job_t        *job;
+    fib_fast_state_e  next;
+
+    job = fast->job;
+
+    if (fast->state == FIB_FAST_DONE) {
+        return 0;
+    }
+
+    for (i = 0; i < fast->pieces; i++) {
+        if (job->rc == FIB_OK) {
+            job->rc = fast->rc[i];
+        }
+
+        /* fib_job_run(), the one piece of the rest, sets its own */
+        if (fast->decimal) {
+            job->compute_ns += fast->ns[i];
+        }
+    }
+
+    switch (fast->state) {
+
+    case FIB_FAST_WHOLE:
+        next = !fast->decimal || fast->shift == 0 ? FIB_FAST_DONE
+               : fast->shift == 1 ? FIB_FAST_PRODUCT : FIB_FAST_SQUARES;
+        break;
+
+    case FIB_FAST_SQUARES:
+        next = FIB_FAST_DOUBLE;
+        break;
+
+    case FIB_FAST_DOUBLE:
+        next = fast->shift == 1 ? FIB_FAST_PRODUCT : FIB_FAST_SQUARES;
+        break;
+
+    case FIB_FAST_PRODUCT:
+        next = FIB_FAST_FINISH;
+        break;
+
+    case FIB_FAST_FINISH:
+        next = FIB_FAST_WRITE;
+        break;
+
+    default:
+        next = FIB_FAST_DONE;
+        break;
+    }
+
+    if (job->rc == FIB_OK && next != FIB_FAST_DONE) {
+        (void) fib_stopped(job);
+    }
+
+    if (job->rc != FIB_OK || next == FIB_FAST_DONE) {
+        if (job->rc == FIB_OK) {
+            job->len = fast->len;
+        }
+
+        fib_fast_free(fast);
+
+        return 0;
+    }
+
+#if (FIB_HAVE_DECIMAL)
+    if (next == FIB_FAST_SQUARES) {
+        /* room for the larger result, F(2k+1) < 4 F(k)^2 + 2 */
+        fast->room = 2 * fast->f[0].len + 1;
+    }
+#endif
+
+    fast->state = next;
+    fast->pieces = (next == FIB_FAST_SQUARES || next == FIB_FAST_PRODUCT
+                    || next == FIB_FAST_WRITE)
+                   ? 2 : 1;
+
+    for (i = 0; i < FIB_FAST_PIECES; i++) {
+        fast->rc[i] = FIB_OK;
+        fast->ns[i] = 0;
+    }
+
+    return fast->pieces;
+}
+
+
+/*
+ * Frees whatever numbers fast holds, on any thread, once no piece runs:
+ * fib_fast_next() does it when it returns 0; a driver that gives up
+ * between steps calls it instead.
+ */
+
+void
+fib_fast_free(fib_fast_t *fast)
+{
+#if (FIB_HAVE_DECIMAL)
+    size_t  i;
+
+    for (i = 0; i < 2; i++) {
+        fib_dec_free(&fast->f[i]);
+        fib_dec_free(&fast->s[i]);
+    }
+
+    fib_dec_free(&fast->x);
+    fib_dec_free(&fast->y);
+#endif
+
+    fast->state = FIB_FAST_DONE;
+    fast->pieces = 0;
+}
 
 /* }}} */
 

@@ -92,6 +92,72 @@ typedef struct {
 } fib_job_t;
 
 
+/*
+ * One computation of fast in steps whose independent products may run on
+ * several threads at once.  fast doubles F(k), F(k-1) to F(2k + b),
+ * F(2k + b - 1) from the two squares F(k)^2 and F(k-1)^2, and ends with
+ * one product whose two halves of Kronecker substitution (evaluated at
+ * 2^64 and at -2^64) are as independent: a step has 1 or 2 pieces of
+ * about the same cost.  The steps below split_min limbs of 10^16 (and
+ * every n that fib_job_run() does not compute in decimal, and the other
+ * algorithms) are one piece that runs them all: fib_job_run() is the
+ * same computation with split_min FIB_FAST_SPLIT_NEVER.
+ *
+ * The driver, on one thread (nginx's event loop):
+ *
+ *     pieces = fib_fast_init(fast, job, FIB_FAST_SPLIT_MIN);
+ *
+ *     while (pieces != 0) {
+ *         fib_fast_piece(fast, i) for every i < pieces: on any threads,
+ *         in any order, at once or one after another;
+ *
+ *         once every one of them has returned:
+ *         pieces = fib_fast_next(fast);
+ *     }
+ *
+ *     job->rc, job->len: as after fib_job_run(); job->compute_ns:
+ *     the pieces' times, summed over the threads
+ *
+ * fib_fast_init() and fib_fast_next() do constant work, except that
+ * next frees the numbers of a computation that stopped.  The work is in
+ * the pieces, including the one-piece steps between split ones, which
+ * combine the products in linear time (at 10^8, up to tens of
+ * milliseconds); run them on the pool too.
+ *
+ * A piece writes only its own result and numbers, reads the job (the
+ * cancel flag, *job->stop, the deadline, n, out) and allocates with
+ * GMP's functions on its thread; it stops early on a flag or the
+ * deadline, as fib_job_run() does, with the reason as its own result,
+ * which fib_fast_next() alone moves to job->rc; next also polls the job
+ * between steps.  Nothing waits for another thread.  The driver must
+ * not call fib_fast_next() while a piece of the step runs, and must not
+ * drop fast or the job before next returned 0, unless it calls
+ * fib_fast_free() (again, with no piece running).  All pieces of a step
+ * alive at once stay within fib_work_size().
+ */
+
+typedef struct fib_fast_s  fib_fast_t;
+
+/* the most pieces a step has */
+#define FIB_FAST_PIECES        2
+
+/*
+ * Steps whose factors have at least this many limbs of 10^16 (F(k) for
+ * k from about 157000) split.  A split step costs two posts and one
+ * more step of one piece, each a round trip through the pool (8 us for
+ * corebench's, tens for nginx's), and gains its shorter piece:
+ * `corebench steps 100000000` measured a piece at 0.05 ms for 320
+ * limbs, 0.11 ms for 640, 0.28 ms for 1280, 0.74 ms for 2550 (a machine
+ * with a load of 8 on 2 cores).  From 2048 limbs a split gains five
+ * times what it costs or more; below, a few tens of microseconds at
+ * best, for twice the tasks.
+ */
+#define FIB_FAST_SPLIT_MIN     2048
+
+/* "never split": one piece does it all, as fib_job_run() */
+#define FIB_FAST_SPLIT_NEVER   SIZE_MAX
+
+
 #if (FIB_COUNT_CALLS)
 /* unit-test builds only: every call of the recursion adds one */
 extern uint64_t  fib_rec_calls;
@@ -120,6 +186,12 @@ void fib_job_run(fib_job_t *job);
 int fib_job_cancel(fib_job_t *job);
 uint64_t fib_now_ns(void);
 uint64_t fib_deadline_ns(uint64_t now_ns, uint64_t timeout_ms);
+
+size_t fib_fast_size(void);
+unsigned fib_fast_init(fib_fast_t *fast, fib_job_t *job, size_t split_min);
+fib_rc_t fib_fast_piece(fib_fast_t *fast, unsigned i);
+unsigned fib_fast_next(fib_fast_t *fast);
+void fib_fast_free(fib_fast_t *fast);
 
 #ifdef __GNU_MP__
 /*

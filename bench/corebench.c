@@ -25,6 +25,43 @@
  *                                fast's binary path (mpz_fib_ui() and the
  *                                split conversion); the minimum of ROUNDS
  *                                and the ratios gmp / fast, binary / fast
+ *   corebench split ROUNDS [N ...]
+ *                                F(N) (default 10^6, 10^7, 10^8) three
+ *                                ways, alternating: GMP alone on one
+ *                                thread, fast on one thread
+ *                                (fib_job_run()), and fast driven step by
+ *                                step with the pieces of each step on a
+ *                                pool of two threads (pthreads standing
+ *                                in for nginx's: the main thread posts
+ *                                the pieces and waits for their
+ *                                completions, as the event loop does);
+ *                                the minimum of ROUNDS and the ratios
+ *   corebench split-min N ROUNDS MIN ...
+ *                                F(N) on the two-thread pool with each
+ *                                split_min (limbs of 10^16; 0: never
+ *                                split), alternating: where splitting
+ *                                starts to pay
+ *   corebench steps N ROUNDS     F(N) step by step on this thread, every
+ *                                step split: for each step of two pieces,
+ *                                the limbs of its factors and the minimum
+ *                                of ROUNDS of each piece's time, and of
+ *                                the one-piece step after it; and the
+ *                                pool's own cost, posting an empty piece
+ *                                and seeing it done: a step pays to split
+ *                                where its shorter piece exceeds that
+ *                                cost three times (two posts and the
+ *                                step after)
+ *   corebench path N ROUNDS      F(N) step by step on this thread with
+ *                                FIB_FAST_SPLIT_MIN, each piece timed in
+ *                                the thread's CPU time: the sum of all
+ *                                pieces (one thread) and the sum of each
+ *                                step's longest piece (two threads with
+ *                                two free cores), and GMP's
+ *                                mpz_fib_ui() + mpz_get_str() likewise,
+ *                                in turn, minimum of ROUNDS: what two
+ *                                threads can reach, whatever else the
+ *                                machine runs (its load still slows all
+ *                                three: caches, memory)
  */
 
 
@@ -32,11 +69,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gmp.h>
 
 #include "fib_core.h"
 #include "plain.h"
+
+
+/* a pool of threads and its queue: nginx's thread pool, in small */
+
+typedef struct {
+    pthread_mutex_t   mutex;
+    pthread_cond_t    posted;
+    pthread_cond_t    done;
+    fib_fast_t       *fast;
+    unsigned          queued;     /* pieces posted, not yet taken */
+    unsigned          next;       /* the next piece to take */
+    unsigned          running;    /* pieces taken, not yet done */
+    int               exit;
+    pthread_t         thread[2];
+} pool_t;
 
 
 typedef struct {
@@ -52,6 +105,15 @@ static int compare(unsigned n, int runs);
 static int fast_vs_gmp(int rounds, int argc, char **argv);
 static uint64_t fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z,
     int reps);
+static int split(int rounds, int argc, char **argv);
+static int split_min(uint64_t n, int rounds, int argc, char **argv);
+static int steps(uint64_t n, int rounds);
+static int path(uint64_t n, int rounds);
+static uint64_t split_run(pool_t *pool, uint64_t n, char *out,
+    size_t min);
+static int pool_start(pool_t *pool);
+static void pool_stop(pool_t *pool);
+static void *pool_thread(void *data);
 static int plain_threads(int threads, unsigned n, double seconds);
 static void *plain_thread(void *data);
 
@@ -183,6 +245,27 @@ main(int argc, char **argv)
         return fast_vs_gmp(runs < 1 ? 1 : runs, argc - 3, argv + 3);
     }
 
+    if (argc >= 3 && strcmp(argv[1], "split") == 0) {
+        runs = atoi(argv[2]);
+        return split(runs < 1 ? 1 : runs, argc - 3, argv + 3);
+    }
+
+    if (argc >= 5 && strcmp(argv[1], "split-min") == 0) {
+        runs = atoi(argv[3]);
+        return split_min(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs,
+                         argc - 4, argv + 4);
+    }
+
+    if (argc == 4 && strcmp(argv[1], "path") == 0) {
+        runs = atoi(argv[3]);
+        return path(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
+    }
+
+    if (argc == 4 && strcmp(argv[1], "steps") == 0) {
+        runs = atoi(argv[3]);
+        return steps(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
+    }
+
     if (argc == 4 && strcmp(argv[1], "decimal") == 0) {
         runs = atoi(argv[3]);
         return decimal(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
@@ -195,7 +278,11 @@ main(int argc, char **argv)
                         "       corebench compare N RUNS\n"
                         "       corebench plain THREADS N SECONDS\n"
                         "       corebench decimal N ROUNDS\n"
-                        "       corebench fast-vs-gmp ROUNDS [N ...]\n");
+                        "       corebench fast-vs-gmp ROUNDS [N ...]\n"
+                        "       corebench split ROUNDS [N ...]\n"
+                        "       corebench split-min N ROUNDS MIN ...\n"
+                        "       corebench steps N ROUNDS\n"
+                        "       corebench path N ROUNDS\n");
         return 2;
     }
 
@@ -497,4 +584,523 @@ fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z, int reps)
     }
 
     return fib_now_ns() - start;
+}
+
+
+/*
+ * GMP on one thread, fast on one thread, fast on two: each round runs
+ * the three in turn, from a different one each time; the minimum of the
+ * rounds, and the ratios.
+ */
+
+static int
+split(int rounds, int argc, char **argv)
+{
+    int        i, r, w, way, count;
+    char      *out[3];
+    mpz_t      z;
+    pool_t     pool;
+    uint64_t   n, t, start, best[3];
+    fib_job_t  job;
+
+    static const uint64_t  decades[] = { 1000000, 10000000, 100000000 };
+
+    count = argc > 0 ? argc : (int) (sizeof(decades) / sizeof(decades[0]));
+
+    if (pool_start(&pool) != 0) {
+        return 1;
+    }
+
+    mpz_init(z);
+
+    printf("%10s %12s %12s %12s %9s %9s %9s\n", "n", "gmp_ns", "one_ns",
+           "two_ns", "gmp/one", "gmp/two", "one/two");
+
+    for (i = 0; i < count; i++) {
+        n = argc > 0 ? strtoull(argv[i], NULL, 10) : decades[i];
+
+        if (n > FIB_BIG_MAX) {
+            return 2;
+        }
+
+        for (w = 0; w < 3; w++) {
+            out[w] = malloc(fib_out_size(n));
+            if (out[w] == NULL) {
+                return 1;
+            }
+
+            best[w] = UINT64_MAX;
+        }
+
+        for (r = 0; r < rounds; r++) {
+            for (w = 0; w < 3; w++) {
+                way = (r + w) % 3;
+
+                start = fib_now_ns();
+
+                if (way == 0) {
+                    mpz_fib_ui(z, (unsigned long) n);
+                    mpz_get_str(out[0], 10, z);
+                    t = fib_now_ns() - start;
+
+                } else if (way == 1) {
+                    fib_job_init(&job, FIB_FAST, n, out[1], 0, NULL);
+                    fib_job_run(&job);
+
+                    if (job.rc != FIB_OK) {
+                        fprintf(stderr, "corebench: %s\n",
+                                fib_strerror(job.rc));
+                        return 1;
+                    }
+
+                    t = fib_now_ns() - start;
+
+                } else {
+                    t = split_run(&pool, n, out[2], FIB_FAST_SPLIT_MIN);
+                    if (t == 0) {
+                        return 1;
+                    }
+                }
+
+                if (t < best[way]) {
+                    best[way] = t;
+                }
+            }
+        }
+
+        if (memcmp(out[0], out[1], fib_digits(n)) != 0
+            || memcmp(out[0], out[2], fib_digits(n)) != 0)
+        {
+            fprintf(stderr, "corebench: F(%llu) differs\n",
+                    (unsigned long long) n);
+            return 1;
+        }
+
+        printf("%10llu %12llu %12llu %12llu %9.2f %9.2f %9.2f\n",
+               (unsigned long long) n, (unsigned long long) best[0],
+               (unsigned long long) best[1], (unsigned long long) best[2],
+               (double) best[0] / best[1], (double) best[0] / best[2],
+               (double) best[1] / best[2]);
+        fflush(stdout);
+
+        for (w = 0; w < 3; w++) {
+            free(out[w]);
+        }
+    }
+
+    mpz_clear(z);
+    pool_stop(&pool);
+
+    return 0;
+}
+
+
+/* F(n) on the pool with each split_min in turn: the minimum of rounds */
+
+static int
+split_min(uint64_t n, int rounds, int argc, char **argv)
+{
+    int        i, r, w;
+    char      *out;
+    pool_t     pool;
+    size_t     min;
+    uint64_t   t, *best;
+
+    if (n > FIB_BIG_MAX || argc < 1) {
+        return 2;
+    }
+
+    out = malloc(fib_out_size(n));
+    best = calloc(argc, sizeof(uint64_t));
+    if (out == NULL || best == NULL || pool_start(&pool) != 0) {
+        return 1;
+    }
+
+    for (i = 0; i < argc; i++) {
+        best[i] = UINT64_MAX;
+    }
+
+    for (r = 0; r < rounds; r++) {
+        for (w = 0; w < argc; w++) {
+            i = (r + w) % argc;
+            min = strtoull(argv[i], NULL, 10);
+
+            t = split_run(&pool, n, out,
+                          min == 0 ? FIB_FAST_SPLIT_NEVER : min);
+            if (t == 0) {
+                return 1;
+            }
+
+            if (t < best[i]) {
+                best[i] = t;
+            }
+        }
+    }
+
+    printf("%10s %12s %9s\n", "split_min", "ns", "vs_first");
+
+    for (i = 0; i < argc; i++) {
+        printf("%10s %12llu %9.3f\n", argv[i], (unsigned long long) best[i],
+               (double) best[i] / best[0]);
+    }
+
+    pool_stop(&pool);
+    free(best);
+    free(out);
+
+    return 0;
+}
+
+
+/*
+ * One F(n) as the module drives it: the main thread posts each step's
+ * pieces to the pool and sleeps until all of them completed, then calls
+ * fib_fast_next(); the nanoseconds it took, or 0 on an error.
+ */
+
+static uint64_t
+split_run(pool_t *pool, uint64_t n, char *out, size_t min)
+{
+    unsigned    pieces;
+    uint64_t    start;
+    fib_job_t   job;
+    fib_fast_t *fast;
+
+    fast = malloc(fib_fast_size());
+    if (fast == NULL) {
+        return 0;
+    }
+
+    start = fib_now_ns();
+
+    fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+
+    for (pieces = fib_fast_init(fast, &job, min);
+         pieces != 0;
+         pieces = fib_fast_next(fast))
+    {
+        pthread_mutex_lock(&pool->mutex);
+
+        pool->fast = fast;
+        pool->next = 0;
+        pool->queued = pieces;
+        pthread_cond_broadcast(&pool->posted);
+
+        while (pool->queued != 0 || pool->running != 0) {
+            pthread_cond_wait(&pool->done, &pool->mutex);
+        }
+
+        pthread_mutex_unlock(&pool->mutex);
+    }
+
+    start = fib_now_ns() - start;
+
+    free(fast);
+
+    if (job.rc != FIB_OK || job.len != fib_digits(n) + 1) {
+        fprintf(stderr, "corebench: %s\n", fib_strerror(job.rc));
+        return 0;
+    }
+
+    return start;
+}
+
+
+static int
+pool_start(pool_t *pool)
+{
+    int  i;
+
+    memset(pool, 0, sizeof(pool_t));
+
+    if (pthread_mutex_init(&pool->mutex, NULL) != 0
+        || pthread_cond_init(&pool->posted, NULL) != 0
+        || pthread_cond_init(&pool->done, NULL) != 0)
+    {
+        return -1;
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (pthread_create(&pool->thread[i], NULL, pool_thread, pool) != 0)
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+pool_stop(pool_t *pool)
+{
+    int  i;
+
+    pthread_mutex_lock(&pool->mutex);
+    pool->exit = 1;
+    pthread_cond_broadcast(&pool->posted);
+    pthread_mutex_unlock(&pool->mutex);
+
+    for (i = 0; i < 2; i++) {
+        pthread_join(pool->thread[i], NULL);
+    }
+
+    pthread_mutex_destroy(&pool->mutex);
+    pthread_cond_destroy(&pool->posted);
+    pthread_cond_destroy(&pool->done);
+}
+
+
+/* takes pieces as they are posted, runs each outside the lock */
+
+static void *
+pool_thread(void *data)
+{
+    pool_t      *pool;
+    unsigned     i;
+    fib_fast_t  *fast;
+
+    pool = data;
+
+    pthread_mutex_lock(&pool->mutex);
+
+    for ( ;; ) {
+        while (pool->queued == 0 && !pool->exit) {
+            pthread_cond_wait(&pool->posted, &pool->mutex);
+        }
+
+        if (pool->exit) {
+            break;
+        }
+
+        fast = pool->fast;
+        i = pool->next++;
+        pool->queued--;
+        pool->running++;
+
+        pthread_mutex_unlock(&pool->mutex);
+
+        if (fast != NULL) {
+            fib_fast_piece(fast, i);
+        }
+
+        pthread_mutex_lock(&pool->mutex);
+
+        if (--pool->running == 0 && pool->queued == 0) {
+            pthread_cond_signal(&pool->done);
+        }
+    }
+
+    pthread_mutex_unlock(&pool->mutex);
+
+    return NULL;
+}
+
+
+#define STEPS_MAX  64
+
+
+static int
+steps(uint64_t n, int rounds)
+{
+    int          r, bits, shift, step, count;
+    char        *out;
+    pool_t       pool;
+    unsigned     i, pieces;
+    uint64_t     t, k, best[STEPS_MAX][3], lat;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    out = malloc(fib_out_size(n));
+    fast = malloc(fib_fast_size());
+    if (out == NULL || fast == NULL || n > FIB_BIG_MAX) {
+        return 1;
+    }
+
+    for (bits = 0; (n >> bits) != 0; bits++) { /* void */ }
+
+    memset(best, 0xff, sizeof(best));
+    count = 0;
+
+    for (r = 0; r < rounds; r++) {
+        fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+        step = -1;
+
+        for (pieces = fib_fast_init(fast, &job, 1);
+             pieces != 0;
+             pieces = fib_fast_next(fast))
+        {
+            if (pieces == 2) {
+                step++;
+            }
+
+            for (i = 0; i < pieces; i++) {
+                t = fib_now_ns();
+                fib_fast_piece(fast, i);
+                t = fib_now_ns() - t;
+
+                if (step >= 0 && step < STEPS_MAX) {
+                    i = pieces == 1 ? 2 : i;
+                    if (t < best[step][i]) {
+                        best[step][i] = t;
+                    }
+                }
+            }
+        }
+
+        if (job.rc != FIB_OK) {
+            return 1;
+        }
+
+        count = step + 1;
+    }
+
+    /* the pool's round trip: one empty piece posted, done, seen */
+
+    if (pool_start(&pool) != 0) {
+        return 1;
+    }
+
+    lat = UINT64_MAX;
+
+    for (r = 0; r < 1000; r++) {
+        t = fib_now_ns();
+
+        pthread_mutex_lock(&pool.mutex);
+        pool.fast = NULL;
+        pool.next = 0;
+        pool.queued = 1;
+        pthread_cond_broadcast(&pool.posted);
+
+        while (pool.queued != 0 || pool.running != 0) {
+            pthread_cond_wait(&pool.done, &pool.mutex);
+        }
+
+        pthread_mutex_unlock(&pool.mutex);
+
+        t = fib_now_ns() - t;
+        lat = t < lat ? t : lat;
+    }
+
+    pool_stop(&pool);
+
+    printf("pool round trip %llu ns\n", (unsigned long long) lat);
+    printf("%6s %10s %10s %12s %12s %12s %12s\n", "step", "k", "limbs",
+           "piece0_ns", "piece1_ns", "after_ns", "saved_ns");
+
+    /* the steps of two pieces: squares of F(n >> shift), then x y */
+
+    shift = bits - 12;
+
+    for (step = 0; step < count && step < STEPS_MAX; step++) {
+        k = step == count - 1 ? n >> 1 : n >> (shift - step);
+
+        printf("%6d %10llu %10zu %12llu %12llu %12llu %12lld\n", step,
+               (unsigned long long) k, fib_digits(k) / 16 + 1,
+               (unsigned long long) best[step][0],
+               (unsigned long long) best[step][1],
+               (unsigned long long) best[step][2],
+               (long long) (best[step][0] < best[step][1] ? best[step][0]
+                                                          : best[step][1])
+               - 3 * (long long) lat);
+    }
+
+    free(fast);
+    free(out);
+
+    return 0;
+}
+
+
+static uint64_t
+cpu_ns(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+}
+
+
+static int
+path(uint64_t n, int rounds)
+{
+    int          r;
+    char        *out;
+    unsigned     i, pieces, split;
+    mpz_t        z;
+    uint64_t     t, longest, one, two, best_one, best_two, best_gmp;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    out = malloc(fib_out_size(n));
+    fast = malloc(fib_fast_size());
+    if (out == NULL || fast == NULL || n > FIB_BIG_MAX) {
+        return 1;
+    }
+
+    best_one = UINT64_MAX;
+    best_two = UINT64_MAX;
+    best_gmp = UINT64_MAX;
+    split = 0;
+
+    mpz_init(z);
+
+    for (r = 0; r < rounds; r++) {
+        t = cpu_ns();
+        mpz_fib_ui(z, (unsigned long) n);
+        mpz_get_str(out, 10, z);
+        t = cpu_ns() - t;
+
+        best_gmp = t < best_gmp ? t : best_gmp;
+
+        fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+
+        one = 0;
+        two = 0;
+        split = 0;
+
+        for (pieces = fib_fast_init(fast, &job, FIB_FAST_SPLIT_MIN);
+             pieces != 0;
+             pieces = fib_fast_next(fast))
+        {
+            longest = 0;
+
+            for (i = 0; i < pieces; i++) {
+                t = cpu_ns();
+                fib_fast_piece(fast, i);
+                t = cpu_ns() - t;
+
+                one += t;
+                longest = t > longest ? t : longest;
+            }
+
+            two += longest;
+            split += pieces > 1;
+        }
+
+        if (job.rc != FIB_OK) {
+            return 1;
+        }
+
+        best_one = one < best_one ? one : best_one;
+        best_two = two < best_two ? two : best_two;
+    }
+
+    mpz_clear(z);
+
+    printf("%10s %6s %12s %12s %12s %8s %8s %8s\n", "n", "splits",
+           "gmp_cpu_ns", "one_cpu_ns", "two_path_ns", "gmp/one", "gmp/two",
+           "one/two");
+    printf("%10llu %6u %12llu %12llu %12llu %8.2f %8.2f %8.2f\n",
+           (unsigned long long) n, split, (unsigned long long) best_gmp,
+           (unsigned long long) best_one, (unsigned long long) best_two,
+           (double) best_gmp / best_one, (double) best_gmp / best_two,
+           (double) best_one / best_two);
+
+    free(fast);
+    free(out);
+
+    return 0;
 }

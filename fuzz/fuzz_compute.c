@@ -5,8 +5,9 @@
  * small n taken from the query, all algorithms must agree; for an n up
  * to 10^6, fast (binary or decimal, as fib_job_run() picks) and the
  * decimal engine alone must both be byte-identical to GMP's
- * mpz_fib_ui() + mpz_get_str().  Lengths must be the ones announced
- * before computing.
+ * mpz_fib_ui() + mpz_get_str(), and so must fast driven step by step
+ * (fib_fast_piece()) with a threshold and an order of the pieces taken
+ * from n.  Lengths must be the ones announced before computing.
  */
 
 
@@ -38,12 +39,57 @@ run(fib_job_t *job, fib_algorithm_t algorithm, uint64_t n, char *out,
 }
 
 
-/* fast both ways against GMP's own F(n) */
+/*
+ * fast step by step, every step at or above "min" limbs split, the
+ * pieces of each step from the last when "reverse"
+ */
+
+static void
+split(fib_job_t *job, uint64_t n, char *out, size_t min, int reverse)
+{
+    unsigned     i, pieces;
+    fib_fast_t  *fast;
+
+    fast = malloc(fib_fast_size());
+    if (fast == NULL) {
+        abort();
+    }
+
+    fib_job_init(job, FIB_FAST, n, out, 0, NULL);
+
+    for (pieces = fib_fast_init(fast, job, min);
+         pieces != 0;
+         pieces = fib_fast_next(fast))
+    {
+        if (pieces > FIB_FAST_PIECES) {
+            abort();
+        }
+
+        for (i = 0; i < pieces; i++) {
+            if (fib_fast_piece(fast, reverse ? pieces - 1 - i : i)
+                != FIB_OK)
+            {
+                abort();
+            }
+        }
+    }
+
+    free(fast);
+
+    if (job->rc != FIB_OK || job->len != fib_digits(n) + 1
+        || out[job->len - 1] != '\n')
+    {
+        abort();
+    }
+}
+
+
+/* fast three ways against GMP's own F(n) */
 
 static void
 against_gmp(uint64_t n)
 {
-    char       *want, *a, *b;
+    char       *want, *a, *b, *c;
     mpz_t       z;
     size_t      len;
     fib_job_t   job;
@@ -58,19 +104,26 @@ against_gmp(uint64_t n)
     /* exactly the announced size: ASan sees any write past it */
     a = malloc(fib_out_size(n));
     b = malloc(fib_out_size(n));
-    if (a == NULL || b == NULL || fib_out_size(n) != len + 2) {
+    c = malloc(fib_out_size(n));
+    if (a == NULL || b == NULL || c == NULL || fib_out_size(n) != len + 2) {
         abort();
     }
 
     run(&job, FIB_FAST, n, a, fib_job_run);
     run(&job, FIB_FAST, n, b, fib_fast_decimal);
 
-    if (memcmp(a, want, len) != 0 || memcmp(b, want, len) != 0) {
+    /* a threshold from 1 limb to beyond F(n)'s, from n's high bits */
+    split(&job, n, c, (size_t) 1 << (n >> 7) % 16, (int) (n >> 6) & 1);
+
+    if (memcmp(a, want, len) != 0 || memcmp(b, want, len) != 0
+        || memcmp(c, want, len) != 0)
+    {
         abort();
     }
 
     free(a);
     free(b);
+    free(c);
     free(want);
 }
 

@@ -57,6 +57,31 @@ expect_fib(fib_algorithm_t algorithm, uint64_t n, const char *want)
 }
 
 
+static void split_run(fib_job_t *job, size_t min, int reverse);
+
+
+/* the same through the step API, every step split that can be */
+
+static void
+expect_fib_split(fib_algorithm_t algorithm, uint64_t n, const char *want)
+{
+    char       *out;
+    fib_job_t   job;
+
+    out = malloc(fib_out_size(n));
+    assert_non_null(out);
+
+    fib_job_init(&job, algorithm, n, out, 0, NULL);
+    split_run(&job, 1, 0);
+
+    assert_int_equal(job.rc, FIB_OK);
+    assert_int_equal(job.len, strlen(want) + 1);
+    assert_memory_equal(out, want, strlen(want));
+
+    free(out);
+}
+
+
 static void
 test_known_values(void **state)
 {
@@ -1005,6 +1030,407 @@ test_fast_random(void **state)
 /* }}} */
 
 
+/* {{{ fast in steps: the pieces of a step on any thread, in any order */
+
+/*
+ * F(n) driven step by step, as the module drives it, with the pieces of
+ * each step run in order, or from the last to the first; job->rc and
+ * job->len as fib_job_run() leaves them.
+ */
+
+static void
+split_run(fib_job_t *job, size_t min, int reverse)
+{
+    unsigned     i, pieces;
+    fib_fast_t  *fast;
+
+    fast = malloc(fib_fast_size());
+    assert_non_null(fast);
+
+    for (pieces = fib_fast_init(fast, job, min);
+         pieces != 0;
+         pieces = fib_fast_next(fast))
+    {
+        assert_true(pieces <= FIB_FAST_PIECES);
+
+        for (i = 0; i < pieces; i++) {
+            fib_fast_piece(fast, reverse ? pieces - 1 - i : i);
+        }
+    }
+
+    free(fast);
+}
+
+
+static size_t  split_min;
+
+
+static void
+split_in_order(fib_job_t *job)
+{
+    split_run(job, split_min, 0);
+}
+
+
+static void
+split_reversed(fib_job_t *job)
+{
+    split_run(job, split_min, 1);
+}
+
+
+/*
+ * Every n up to 30000 with every step split (split_min 1) and the
+ * pieces reversed, then the same boundaries as the sequential engine
+ * with thresholds that fall before, at and after the steps' sizes.
+ */
+
+static void
+test_split_answers(void **state)
+{
+    static const size_t  mins[] = { 1, 2, 3, 17, 64, 1000, 4095, 4096,
+                                    4097, FIB_FAST_SPLIT_MIN };
+
+    static const uint64_t  ns[] = {
+        0, 1, 2, 93, 94, 4095, 4096, 4097, 8191, 8192, 8193,
+        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN,
+        FIB_FAST_DECIMAL_MIN + 1, 65535, 65536, 65537, 100000, 313585,
+        627179, 1000000, 1048575, 1048576, 1254355, 2718281
+    };
+
+    size_t    i, j;
+    uint64_t  n;
+
+    split_min = 1;
+
+    for (n = 0; n <= 30000; n += (n < 2000) ? 1 : 7) {
+        expect_decimal_fib(n, (n & 1) ? split_reversed : split_in_order);
+    }
+
+    for (i = 0; i < sizeof(mins) / sizeof(mins[0]); i++) {
+        split_min = mins[i];
+
+        for (j = 0; j < sizeof(ns) / sizeof(ns[0]); j++) {
+            expect_decimal_fib(ns[j], (i + j) & 1 ? split_reversed
+                                                  : split_in_order);
+        }
+    }
+
+    /* the module's threshold at the largest sizes, both orders */
+
+    split_min = FIB_FAST_SPLIT_MIN;
+    expect_decimal_fib(10000001, split_reversed);
+    expect_decimal_fib(FIB_BIG_MAX, split_in_order);
+
+    /* the other algorithms are one piece: fib_job_run() */
+
+    split_min = 1;
+    expect_fib_split(FIB_RECURSIVE, 50, "12586269025");
+    expect_fib_split(FIB_ITERATIVE, 300,
+                     "222232244629420445529739893461909967206666939096499"
+                     "764990979600");
+}
+
+
+/* a piece past the step's pieces, or a finished computation: refused */
+
+static void
+test_split_misuse(void **state)
+{
+    char        *out;
+    unsigned     pieces;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    fast = malloc(fib_fast_size());
+    out = malloc(fib_out_size(100000));
+    assert_non_null(fast);
+    assert_non_null(out);
+
+    fib_job_init(&job, FIB_FAST, 100000, out, 0, NULL);
+    pieces = fib_fast_init(fast, &job, 1);
+    assert_int_equal(pieces, 1);
+    assert_int_equal(fib_fast_piece(fast, 1), FIB_ERR_INTERNAL);
+    assert_int_equal(fib_fast_piece(fast, 0), FIB_OK);
+
+    pieces = fib_fast_next(fast);
+    assert_int_equal(pieces, 2);
+    assert_int_equal(fib_fast_piece(fast, 2), FIB_ERR_INTERNAL);
+
+    /* given up between steps: fib_fast_free() releases what is held */
+    fib_fast_free(fast);
+    assert_int_equal(fib_fast_next(fast), 0);
+
+    free(out);
+    free(fast);
+}
+
+
+/* each step's pieces on threads of their own, all at once */
+
+typedef struct {
+    fib_fast_t  *fast;
+    unsigned     piece;
+} piece_t;
+
+
+static void *
+piece_thread(void *data)
+{
+    piece_t  *p = data;
+
+    fib_fast_piece(p->fast, p->piece);
+
+    return NULL;
+}
+
+
+/*
+ * One thread per piece, joined before fib_fast_next(): the only order
+ * between the pieces of a step is none.  Returns how many steps split.
+ */
+
+static unsigned
+threads_run(fib_job_t *job, size_t min)
+{
+    unsigned     i, pieces, split;
+    piece_t      p[FIB_FAST_PIECES];
+    pthread_t    t[FIB_FAST_PIECES];
+    fib_fast_t  *fast;
+
+    fast = malloc(fib_fast_size());
+    assert_non_null(fast);
+
+    split = 0;
+
+    for (pieces = fib_fast_init(fast, job, min);
+         pieces != 0;
+         pieces = fib_fast_next(fast))
+    {
+        for (i = 0; i < pieces; i++) {
+            p[i].fast = fast;
+            p[i].piece = i;
+            assert_int_equal(pthread_create(&t[i], NULL, piece_thread,
+                                            &p[i]), 0);
+        }
+
+        for (i = 0; i < pieces; i++) {
+            pthread_join(t[i], NULL);
+        }
+
+        split += pieces > 1;
+    }
+
+    free(fast);
+
+    return split;
+}
+
+
+static void
+threads_expect(uint64_t n, size_t min)
+{
+    char       *want, *got;
+    mpz_t       z;
+    size_t      len;
+    fib_job_t   job;
+
+    mpz_init(z);
+    mpz_fib_ui(z, (unsigned long) n);
+    want = mpz_get_str(NULL, 10, z);
+    mpz_clear(z);
+
+    len = strlen(want);
+    got = malloc(len + 2);
+    assert_non_null(got);
+
+    fib_job_init(&job, FIB_FAST, n, got, 0, NULL);
+    assert_true(threads_run(&job, min) > 0);
+
+    assert_int_equal(job.rc, FIB_OK);
+    assert_int_equal(job.len, len + 1);
+    assert_memory_equal(got, want, len);
+
+    free(got);
+    free(want);
+}
+
+
+/*
+ * FIB_TEST_THREADS_SMALL=1 keeps to small n, for helgrind and drd,
+ * which run GMP a hundred times slower.
+ */
+
+static void
+test_split_threads(void **state)
+{
+    threads_expect(100000, 1);
+    threads_expect(313585, 16);
+
+    if (getenv("FIB_TEST_THREADS_SMALL") != NULL) {
+        return;
+    }
+
+    threads_expect(1000000, FIB_FAST_SPLIT_MIN);
+    threads_expect(10000000, FIB_FAST_SPLIT_MIN);
+}
+
+
+/*
+ * A cancellation seen inside a piece goes to the piece's own result,
+ * never to the job, which fib_fast_next() alone sets; then nothing more
+ * runs, and everything is freed (valgrind and ASan check the freeing).
+ */
+
+static void
+test_split_cancel_piece(void **state)
+{
+    char        *out;
+    unsigned     pieces;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    fast = malloc(fib_fast_size());
+    out = malloc(fib_out_size(1000000));
+    assert_non_null(fast);
+    assert_non_null(out);
+
+    fib_job_init(&job, FIB_FAST, 1000000, out, 0, NULL);
+    pieces = fib_fast_init(fast, &job, 1);
+
+    /* as far as the first step of two pieces */
+    while (pieces == 1) {
+        assert_int_equal(fib_fast_piece(fast, 0), FIB_OK);
+        pieces = fib_fast_next(fast);
+    }
+
+    assert_int_equal(pieces, 2);
+
+    assert_int_equal(fib_fast_piece(fast, 0), FIB_OK);
+    atomic_store(&job.cancel, 1);
+    assert_int_equal(fib_fast_piece(fast, 1), FIB_ERR_CANCELLED);
+    assert_int_equal(job.rc, FIB_OK);
+
+    assert_int_equal(fib_fast_next(fast), 0);
+    assert_int_equal(job.rc, FIB_ERR_CANCELLED);
+    assert_int_equal(job.len, 0);
+
+    /* a deadline passed between steps: next sees it */
+
+    fib_job_init(&job, FIB_FAST, 1000000, out, 0, NULL);
+    pieces = fib_fast_init(fast, &job, 1);
+    assert_int_equal(fib_fast_piece(fast, 0), FIB_OK);
+    job.deadline_ns = 1;
+    assert_int_equal(fib_fast_next(fast), 0);
+    assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
+
+    free(out);
+    free(fast);
+}
+
+
+typedef struct {
+    fib_job_t  *job;
+    long        ms;
+    uint64_t    at;
+} canceller_t;
+
+
+static void *
+split_canceller(void *data)
+{
+    canceller_t      *c = data;
+    struct timespec   ts;
+
+    ts.tv_sec = c->ms / 1000;
+    ts.tv_nsec = c->ms % 1000 * 1000 * 1000;
+
+    nanosleep(&ts, NULL);
+    c->at = fib_now_ns();
+    atomic_store(&c->job->cancel, 1);
+
+    return NULL;
+}
+
+
+/*
+ * F(10^8) with its big steps on two threads, cancelled from a third
+ * while they run, then with a deadline: how late each stops is printed,
+ * not asserted.
+ */
+
+static void
+test_split_cancel_threads(void **state)
+{
+    char         *out;
+    uint64_t      start;
+    pthread_t     t;
+    fib_job_t     job;
+    canceller_t   c;
+
+    out = malloc(fib_out_size(FIB_BIG_MAX));
+    assert_non_null(out);
+
+    alarm(60);
+
+    if (getenv("FIB_TEST_THREADS_SMALL") != NULL) {
+        /*
+         * For helgrind and drd: a flag set while two pieces poll it;
+         * the computation may be over first
+         */
+        fib_job_init(&job, FIB_FAST, 1000000, out, 0, NULL);
+
+        c.job = &job;
+        c.ms = 20;
+
+        assert_int_equal(pthread_create(&t, NULL, split_canceller, &c),
+                         0);
+        threads_run(&job, 16);
+        pthread_join(t, NULL);
+
+        assert_true(job.rc == FIB_ERR_CANCELLED || job.rc == FIB_OK);
+
+        alarm(0);
+        free(out);
+        return;
+    }
+
+    fib_job_init(&job, FIB_FAST, FIB_BIG_MAX, out, 0, NULL);
+
+    c.job = &job;
+    c.ms = 300;
+
+    assert_int_equal(pthread_create(&t, NULL, split_canceller, &c), 0);
+    threads_run(&job, FIB_FAST_SPLIT_MIN);
+    pthread_join(t, NULL);
+
+    assert_int_equal(job.rc, FIB_ERR_CANCELLED);
+    assert_int_equal(job.len, 0);
+
+    print_message("split F(%d) cancelled at 300 ms: stopped %.0f ms "
+                  "later\n", FIB_BIG_MAX,
+                  (double) (fib_now_ns() - c.at) / 1e6);
+
+    fib_job_init(&job, FIB_FAST, FIB_BIG_MAX, out, 0, NULL);
+    start = fib_now_ns();
+    job.deadline_ns = start + 300 * 1000 * 1000;
+    threads_run(&job, FIB_FAST_SPLIT_MIN);
+
+    assert_int_equal(job.rc, FIB_ERR_TIMEOUT);
+    assert_int_equal(job.len, 0);
+
+    print_message("split F(%d) with a deadline at 300 ms: stopped at "
+                  "%.0f ms\n", FIB_BIG_MAX,
+                  (double) (fib_now_ns() - start) / 1e6);
+
+    alarm(0);
+
+    free(out);
+}
+
+/* }}} */
+
+
 /* {{{ GMP's peak allocation against fib_work_size() */
 
 static size_t  gmp_live, gmp_peak;
@@ -1087,6 +1513,66 @@ gmp_peak_of(fib_algorithm_t algorithm, uint64_t n)
 }
 
 
+/*
+ * The most the step API holds at once for F(n) when every piece of a
+ * step runs at the same time: per step, what is live when it starts and
+ * what each piece adds at its own peak, summed.  Pieces allocate only
+ * for themselves, so no timing of theirs can exceed that sum.
+ */
+
+static size_t
+split_peak(uint64_t n, size_t min)
+{
+    char        *out;
+    size_t       peak, step, start;
+    unsigned     i, pieces;
+    fib_job_t    job;
+    fib_fast_t  *fast;
+
+    out = malloc(fib_out_size(n));
+    fast = malloc(fib_fast_size());
+    assert_non_null(out);
+    assert_non_null(fast);
+
+    fib_job_init(&job, FIB_FAST, n, out, 0, NULL);
+
+    mp_set_memory_functions(count_alloc, count_realloc, count_free);
+
+    gmp_live = 0;
+    peak = 0;
+
+    for (pieces = fib_fast_init(fast, &job, min);
+         pieces != 0;
+         pieces = fib_fast_next(fast))
+    {
+        step = gmp_live;
+
+        for (i = 0; i < pieces; i++) {
+            start = gmp_live;
+            gmp_peak = gmp_live;
+
+            fib_fast_piece(fast, i);
+
+            step += gmp_peak - start;
+        }
+
+        if (step > peak) {
+            peak = step;
+        }
+    }
+
+    mp_set_memory_functions(NULL, NULL, NULL);
+
+    assert_int_equal(job.rc, FIB_OK);
+    assert_int_equal(gmp_live, 0);
+
+    free(fast);
+    free(out);
+
+    return peak;
+}
+
+
 /* the size of F(n) in binary, in whole limbs */
 
 static size_t
@@ -1108,7 +1594,8 @@ test_work_size_bound(void **state)
      */
     static const uint64_t  fast[] = {
         0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000,
-        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN, 65537, 100000, 313584, 313590, 314159, 627168, 627180, 1000000,
+        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN, 65537, 100000,
+        313584, 313590, 314159, 627168, 627180, 1000000,
         1100000, 1200000, 1254355, 2718281, 8388607, 10000000, 31415927,
         67108864, 100000000
     };
@@ -1211,6 +1698,44 @@ test_work_size_bound(void **state)
 
     print_message("binary fast: GMP's peak is at most %.2f of "
                   "iterative's fib_work_size()\n", worst);
+
+    /*
+     * The step API with its pieces at once: every step split (the most
+     * at once) and the module's threshold.
+     */
+
+    worst = 0;
+
+    for (i = 0; i < sizeof(fast) / sizeof(fast[0]); i++) {
+        n = fast[i];
+        work = fib_work_size(FIB_FAST, n);
+
+        for (loop = 0; loop < 2; loop++) {
+            peak = split_peak(n, loop ? FIB_FAST_SPLIT_MIN : 1);
+
+            if (getenv("FIB_TEST_PEAKS") != NULL) {
+                print_message("split %zu F(%llu): peak %zu, %.3f D, "
+                              "%.3f of fib_work_size()\n", loop,
+                              (unsigned long long) n, peak,
+                              (double) peak / (8.0 * (fib_digits(n) / 16
+                                                      + 1)),
+                              (double) peak / work);
+            }
+
+            if (peak > work) {
+                fail_msg("split F(%llu): the pieces' peak %zu > "
+                         "fib_work_size() %zu", (unsigned long long) n,
+                         peak, work);
+            }
+
+            if ((double) peak / work > worst) {
+                worst = (double) peak / work;
+            }
+        }
+    }
+
+    print_message("split fast: the pieces' peak is at most %.2f of "
+                  "fib_work_size()\n", worst);
 }
 
 /* }}} */
@@ -1243,9 +1768,19 @@ main(void)
         cmocka_unit_test(test_fast_every_n),
         cmocka_unit_test(test_fast_boundaries),
         cmocka_unit_test(test_fast_random),
+        cmocka_unit_test(test_split_answers),
+        cmocka_unit_test(test_split_misuse),
+        cmocka_unit_test(test_split_threads),
+        cmocka_unit_test(test_split_cancel_piece),
+        cmocka_unit_test(test_split_cancel_threads),
         cmocka_unit_test(test_work_size_bound),
         cmocka_unit_test(test_sizes_grow),
     };
+
+    /* FIB_TEST_FILTER=test_split_* runs those alone (helgrind, drd) */
+    if (getenv("FIB_TEST_FILTER") != NULL) {
+        cmocka_set_test_filter(getenv("FIB_TEST_FILTER"));
+    }
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
