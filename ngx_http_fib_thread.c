@@ -51,10 +51,13 @@ static void ngx_http_fib_move(ngx_http_fib_offload_t *off,
     ngx_http_fib_phase_e phase);
 static void ngx_http_fib_next(ngx_http_fib_queue_t *queue);
 static void ngx_http_fib_unqueue(ngx_http_fib_offload_t *off, fib_rc_t rc);
+static ngx_int_t ngx_http_fib_post(ngx_http_fib_offload_t *off);
+static void ngx_http_fib_step(ngx_http_fib_offload_t *off);
 static ngx_msec_t ngx_http_fib_watch_time(ngx_http_fib_offload_t *off);
 static ngx_int_t ngx_http_fib_client_gone(ngx_http_request_t *r);
 static void ngx_http_fib_thread_handler(void *data, ngx_log_t *log);
-static void ngx_http_fib_thread_event_handler(ngx_event_t *ev);
+static void ngx_http_fib_piece_handler(ngx_event_t *ev);
+static void ngx_http_fib_finish(ngx_http_fib_offload_t *off);
 static void ngx_http_fib_watch_handler(ngx_event_t *ev);
 static void ngx_http_fib_pending(ngx_http_request_t *r);
 static void ngx_http_fib_cancel_cleanup(void *data);
@@ -69,8 +72,10 @@ ngx_int_t
 ngx_http_fib_offload(ngx_http_fib_offload_t *off, ngx_http_fib_record_t *rec,
     ngx_http_fib_loc_conf_t *flcf, ngx_http_fib_done_pt done)
 {
+    ngx_uint_t                 i;
     ngx_http_request_t        *r;
     ngx_http_cleanup_t        *cln;
+    ngx_http_fib_piece_t      *piece;
     ngx_http_fib_queue_t      *queue;
     ngx_http_fib_main_conf_t  *fmcf;
 
@@ -95,18 +100,31 @@ ngx_http_fib_offload(ngx_http_fib_offload_t *off, ngx_http_fib_record_t *rec,
     cln->handler = ngx_http_fib_cancel_cleanup;
     cln->data = off;
 
+    /* the computation, in steps: its numbers are GMP's, freed by it */
+
+    off->fast = ngx_palloc(r->pool, fib_fast_size());
+    if (off->fast == NULL) {
+        return NGX_ERROR;
+    }
+
     off->rec = rec;
     off->done = done;
     off->queue = queue;
 
-    off->work.job = &rec->job;
-    off->work.priority = flcf->priority;
+    for (i = 0; i < FIB_FAST_PIECES; i++) {
+        piece = &off->piece[i];
 
-    off->task.ctx = &off->work;
-    off->task.handler = ngx_http_fib_thread_handler;
-    off->task.event.handler = ngx_http_fib_thread_event_handler;
-    off->task.event.data = off;
-    off->task.event.log = r->connection->log;
+        piece->off = off;
+        piece->work.fast = off->fast;
+        piece->work.i = i;
+        piece->work.priority = flcf->priority;
+
+        piece->task.ctx = &piece->work;
+        piece->task.handler = ngx_http_fib_thread_handler;
+        piece->task.event.handler = ngx_http_fib_piece_handler;
+        piece->task.event.data = piece;
+        piece->task.event.log = r->connection->log;
+    }
 
     /* first come, first served: it is posted when its turn comes */
 
@@ -165,7 +183,8 @@ ngx_http_fib_move(ngx_http_fib_offload_t *off, ngx_http_fib_phase_e phase)
         break;
 
     case NGX_HTTP_FIB_POSTED:
-        off->queue->posted--;
+        off->queue->posted -= off->places;
+        off->places = 0;
         break;
 
     default:
@@ -180,6 +199,7 @@ ngx_http_fib_move(ngx_http_fib_offload_t *off, ngx_http_fib_phase_e phase)
 
     case NGX_HTTP_FIB_POSTED:
         off->queue->posted++;
+        off->places = 1;
         break;
 
     default:
@@ -191,7 +211,7 @@ ngx_http_fib_move(ngx_http_fib_offload_t *off, ngx_http_fib_phase_e phase)
 
 
 /*
- * Posts the requests waiting for this pool, in order, while fewer than
+ * Starts the requests waiting for this pool, in order, while fewer than
  * its "tasks" are posted.  A pool that refuses anyway is smaller than
  * declared, or shared: nginx has said so, and the waiting request's
  * timer asks again.
@@ -208,11 +228,64 @@ ngx_http_fib_next(ngx_http_fib_queue_t *queue)
         off = ngx_queue_data(ngx_queue_head(&queue->waiting),
                              ngx_http_fib_offload_t, link);
 
-        if (ngx_thread_task_post(queue->pool->pool, &off->task) != NGX_OK) {
+        off->pieces = fib_fast_init(off->fast, &off->rec->job,
+                                    FIB_FAST_SPLIT_MIN);
+        off->posted = 0;
+        off->finished = 0;
+
+        if (ngx_http_fib_post(off) != NGX_OK) {
             return;
         }
 
         ngx_http_fib_move(off, NGX_HTTP_FIB_POSTED);
+
+        ngx_http_fib_step(off);
+    }
+}
+
+
+/* the step's next piece, on a place the request holds */
+
+static ngx_int_t
+ngx_http_fib_post(ngx_http_fib_offload_t *off)
+{
+    ngx_http_fib_piece_t  *piece;
+
+    piece = &off->piece[off->posted];
+
+    if (ngx_thread_task_post(off->queue->pool->pool, &piece->task)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    off->posted++;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The rest of a step's pieces, each on a place of its own, while the
+ * pool takes more of the worker's tasks and no request waits for one:
+ * a request computes on one place whenever others wait.
+ */
+
+static void
+ngx_http_fib_step(ngx_http_fib_offload_t *off)
+{
+    ngx_http_fib_queue_t  *queue = off->queue;
+
+    while (off->posted < off->pieces
+           && queue->posted < queue->pool->tasks
+           && ngx_queue_empty(&queue->waiting))
+    {
+        if (ngx_http_fib_post(off) != NGX_OK) {
+            return;
+        }
+
+        queue->posted++;
+        off->places++;
     }
 }
 
@@ -227,12 +300,12 @@ ngx_http_fib_next(ngx_http_fib_queue_t *queue)
 static void
 ngx_http_fib_unqueue(ngx_http_fib_offload_t *off, fib_rc_t rc)
 {
-    off->work.job->rc = rc;
-    off->work.job->start_ns = fib_now_ns();
+    off->rec->job.rc = rc;
+    off->rec->job.start_ns = fib_now_ns();
 
     ngx_http_fib_move(off, NGX_HTTP_FIB_LEFT);
 
-    ngx_post_event(&off->task.event, &ngx_posted_events);
+    ngx_post_event(&off->piece[0].task.event, &ngx_posted_events);
 }
 
 
@@ -255,7 +328,7 @@ ngx_http_fib_watch_time(ngx_http_fib_offload_t *off)
         /* a waiting request's deadline is the timer's to keep */
 
         now = fib_now_ns();
-        deadline = off->work.job->deadline_ns;
+        deadline = off->rec->job.deadline_ns;
 
         t = (deadline <= now) ? 1
                               : ngx_min(t, (deadline - now) / 1000000 + 1);
@@ -392,22 +465,85 @@ ngx_http_fib_thread_handler(void *data, ngx_log_t *log)
     }
 #endif
 
-    fib_job_run(work->job);
+    (void) fib_fast_piece(work->fast, work->i);
 }
 
 
 /*
- * In the event loop, once the thread is done or the queue let go: the
- * request goes on with the done handler, or, when nginx ended it
+ * In the event loop, once a piece is done: the step's next piece takes
+ * the place it leaves, or the place goes back to the queue; the last
+ * piece of a step starts the next step, or finishes the request.
+ */
+
+static void
+ngx_http_fib_piece_handler(ngx_event_t *ev)
+{
+    ngx_http_fib_piece_t *piece = ev->data;
+
+    ngx_http_fib_offload_t  *off;
+
+    off = piece->off;
+
+    if (off->rec->phase != NGX_HTTP_FIB_POSTED) {
+        /* it left the queue without computing */
+        ngx_http_fib_finish(off);
+        return;
+    }
+
+    off->finished++;
+
+    if (off->posted < off->pieces) {
+        /* on the place this piece leaves; refused, the timer asks again */
+        (void) ngx_http_fib_post(off);
+        return;
+    }
+
+    if (off->finished < off->pieces) {
+        if (off->places > 1) {
+            /* nothing more for this place: it goes back */
+            off->places--;
+            off->queue->posted--;
+            ngx_http_fib_next(off->queue);
+        }
+
+        return;
+    }
+
+    /* the step is done: the places beyond the first go back meanwhile */
+
+    off->queue->posted -= off->places - 1;
+    off->places = 1;
+
+    off->pieces = fib_fast_next(off->fast);
+    off->posted = 0;
+    off->finished = 0;
+
+    if (off->pieces == 0) {
+        ngx_http_fib_finish(off);
+        return;
+    }
+
+    if (ngx_http_fib_post(off) == NGX_OK) {
+        ngx_http_fib_step(off);
+    }
+
+    /* else the pool refused: the timer asks again */
+
+    ngx_http_fib_next(off->queue);
+}
+
+
+/*
+ * In the event loop, once the computation is over or the queue let go:
+ * the request goes on with the done handler, or, when nginx ended it
  * meanwhile, with the finalizer nginx put in its write handler.
  */
 
 static void
-ngx_http_fib_thread_event_handler(ngx_event_t *ev)
+ngx_http_fib_finish(ngx_http_fib_offload_t *off)
 {
-    ngx_http_fib_offload_t *off = ev->data;
-
     fib_job_t           *job;
+    ngx_uint_t           i, stayed_idle;
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
 
@@ -416,7 +552,7 @@ ngx_http_fib_thread_event_handler(ngx_event_t *ev)
 
     r = off->rec->request;
     c = r->connection;
-    job = off->work.job;
+    job = &off->rec->job;
 
     ngx_http_set_log_request(c->log, r);
 
@@ -431,7 +567,13 @@ ngx_http_fib_thread_event_handler(ngx_event_t *ev)
         ngx_http_fib_next(off->queue);
     }
 
-    if (off->work.stayed_idle && !stayed_idle_logged) {
+    stayed_idle = 0;
+
+    for (i = 0; i < FIB_FAST_PIECES; i++) {
+        stayed_idle |= off->piece[i].work.stayed_idle;
+    }
+
+    if (stayed_idle && !stayed_idle_logged) {
         stayed_idle_logged = 1;
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "fib: a pool thread that ran \"fib_thread_priority "
@@ -473,10 +615,17 @@ ngx_http_fib_watch_handler(ngx_event_t *ev)
         ngx_http_fib_next(off->queue);
 
         if (off->rec->phase == NGX_HTTP_FIB_WAITING
-            && off->work.job->deadline_ns <= fib_now_ns())
+            && off->rec->job.deadline_ns <= fib_now_ns())
         {
             ngx_http_fib_unqueue(off, FIB_ERR_TIMEOUT);
         }
+
+    } else if (off->posted == off->finished
+               && off->posted < off->pieces
+               && ngx_http_fib_post(off) == NGX_OK)
+    {
+        /* a step the pool refused to start: it goes on */
+        ngx_http_fib_step(off);
     }
 
     /* until the completion, which deletes it */
@@ -517,7 +666,7 @@ ngx_http_fib_cancel_cleanup(void *data)
         ngx_http_fib_unqueue(off, FIB_ERR_CANCELLED);
 
     } else if (off->rec->phase != NGX_HTTP_FIB_POSTED
-               || !fib_job_cancel(off->work.job))
+               || !fib_job_cancel(&off->rec->job))
     {
         /* nothing out, or cancelled already */
         return;

@@ -30,18 +30,29 @@ typedef struct ngx_http_fib_offload_s  ngx_http_fib_offload_t;
 typedef void (*ngx_http_fib_done_pt)(ngx_http_fib_offload_t *off);
 
 
-/* all a pool thread touches */
+/* all a pool thread touches: one piece of a step, and its own flag */
 
 typedef struct {
-    fib_job_t                 *job;
+    fib_fast_t                *fast;
+    unsigned                   i;
     ngx_uint_t                 priority;     /* the class to compute in */
     ngx_uint_t                 stayed_idle;  /* "normal" was refused */
 } ngx_http_fib_work_t;
 
 
+typedef struct {
+    ngx_thread_task_t          task;
+    ngx_http_fib_work_t        work;
+    ngx_http_fib_offload_t    *off;
+} ngx_http_fib_piece_t;
+
+
 /*
- * One request's task, inside the request's own state and in its pool:
- * the request flow fills in nothing of it, ngx_http_fib_offload() does.
+ * One request's computation, inside the request's own state and in its
+ * pool: the request flow fills in nothing of it, ngx_http_fib_offload()
+ * does.  The computation goes in steps (fib_fast_next()); each step's
+ * pieces are tasks of their own, posted by the event loop, on the
+ * request's one place in the queue and on places nobody waits for.
  */
 
 struct ngx_http_fib_offload_s {
@@ -49,9 +60,13 @@ struct ngx_http_fib_offload_s {
     ngx_http_fib_done_pt       done;
     ngx_http_fib_queue_t      *queue;
     ngx_queue_t                link;       /* in queue->waiting */
-    ngx_thread_task_t          task;
     ngx_event_t                watch;
-    ngx_http_fib_work_t        work;
+    fib_fast_t                *fast;
+    ngx_uint_t                 pieces;     /* of the step */
+    ngx_uint_t                 posted;     /* of the step, so far */
+    ngx_uint_t                 finished;   /* of the step, so far */
+    ngx_uint_t                 places;     /* taken in the queue: 1 + */
+    ngx_http_fib_piece_t       piece[FIB_FAST_PIECES];
 };
 
 
