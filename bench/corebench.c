@@ -103,6 +103,7 @@ typedef struct {
 
 static int compare(unsigned n, int runs);
 static int fast_vs_gmp(int rounds, int argc, char **argv);
+static int gmp_once(uint64_t n);
 static uint64_t fast_vs_gmp_run(int way, uint64_t n, char *out, mpz_t z,
     int reps);
 static int split(int rounds, int argc, char **argv);
@@ -266,6 +267,10 @@ main(int argc, char **argv)
         return steps(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
     }
 
+    if (argc == 3 && strcmp(argv[1], "gmp") == 0) {
+        return gmp_once(strtoull(argv[2], NULL, 10));
+    }
+
     if (argc == 4 && strcmp(argv[1], "decimal") == 0) {
         runs = atoi(argv[3]);
         return decimal(strtoull(argv[2], NULL, 10), runs < 1 ? 1 : runs);
@@ -279,6 +284,7 @@ main(int argc, char **argv)
                         "       corebench plain THREADS N SECONDS\n"
                         "       corebench decimal N ROUNDS\n"
                         "       corebench fast-vs-gmp ROUNDS [N ...]\n"
+                        "       corebench gmp N\n"
                         "       corebench split ROUNDS [N ...]\n"
                         "       corebench split-min N ROUNDS MIN ...\n"
                         "       corebench steps N ROUNDS\n"
@@ -545,6 +551,41 @@ fast_vs_gmp(int rounds, int argc, char **argv)
     }
 
     mpz_clear(z);
+
+    return 0;
+}
+
+
+/*
+ * GMP's F(n) in decimal once, mpz_fib_ui() and mpz_get_str() on one
+ * thread, in ns: the baseline that make bench alternates with requests
+ * to nginx, in its own process each time as a request is.
+ */
+
+static int
+gmp_once(uint64_t n)
+{
+    char      *out;
+    mpz_t      z;
+    uint64_t   t;
+
+    if (n > FIB_BIG_MAX) {
+        return 2;
+    }
+
+    out = malloc(fib_out_size(n));
+    if (out == NULL) {
+        return 1;
+    }
+
+    mpz_init(z);
+
+    t = fast_vs_gmp_run(0, n, out, z, 1);
+
+    printf("%llu\n", (unsigned long long) t);
+
+    mpz_clear(z);
+    free(out);
 
     return 0;
 }

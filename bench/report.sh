@@ -167,6 +167,25 @@ report_big() {
     echo "| n | GMP, ms | fast, ms | binary path, ms | GMP / fast | binary / fast |"
     echo "| --- | --- | --- | --- | --- | --- |"
     printf '%s\n' "$vs_gmp_rows"
+    echo
+    echo "## 4d. \`fast\` through nginx on two threads against GMP on one"
+    echo
+    echo "A request to a location on the two-thread pool (\`tasks=2\`, curl's"
+    echo "total, body included, the pool idle) against GMP's \`mpz_fib_ui\` +"
+    echo "\`mpz_get_str\` on one thread (bench/corebench.c \`gmp N\`, a process"
+    echo "each time), in turn, the minimum of 3 rounds of each."
+    echo
+    echo "| n | digits | GMP, ms | through nginx, ms | GMP / nginx |"
+    echo "| --- | --- | --- | --- | --- |"
+    printf '%s' "$nginx_rows"
+    echo
+    echo "The pool busy: \`wrk -t2 -c4\` of recursive F(27) on the same pool,"
+    echo "$DUR s alone, then $DUR s beside F(10^7) requests sent one after another:"
+    echo "a big request takes the second thread only while no request waits."
+    echo
+    echo "| load | requests/s | p99, ms | the big ones |"
+    echo "| --- | --- | --- | --- |"
+    printf '%s' "$busy_rows"
 }
 
 report_overload() {

@@ -1,6 +1,8 @@
 # Section 4: big numbers.  4: `fast` through nginx against the compute
 # time nginx measured in its threads; 4b: the split decimal conversion
-# against one mpz_get_str(); 4c: `fast` against GMP alone.
+# against one mpz_get_str(); 4c: `fast` against GMP alone; 4d: `fast`
+# through nginx on a two-thread pool against GMP on one thread, the pool
+# idle and then busy with other requests.
 
 # the compute time nginx measured in its threads, from the status page
 fast_seconds() {
@@ -53,3 +55,56 @@ echo "bench: 4c. fast against GMP alone"
 vs_gmp_rows=$(core fast-vs-gmp 3 | awk 'NR > 1 {
     printf "| %s | %.2f | %.2f | %.2f | %s × | %s × |\n",
            $1, $2 / 1e6, $3 / 1e6, $4 / 1e6, $5, $6 }')
+
+echo "bench: 4d. through nginx on two threads against GMP on one"
+
+# one request, curl's total: the pool's two threads idle
+big_once() {
+    curl -s -o "$WORK/big.out" -w '%{time_total}\n' "$fib/fast_big?num=$1" \
+        | awk '{ printf "%.0f", $1 * 1e9 }'
+}
+
+# GMP (corebench gmp, a process of its own as a request is) and nginx
+# in turn, three rounds, the minimum of each
+nginx_rows=""
+for n in 100000 1000000 10000000 100000000; do
+    g=""
+    h=""
+    for _ in 1 2 3; do
+        g+=" $(core gmp $n)"
+        h+=" $(big_once $n)"
+    done
+    g=$(printf '%s\n' $g | sort -n | head -1)
+    h=$(printf '%s\n' $h | sort -n | head -1)
+    digits=$(tr -d '\n' < "$WORK/big.out" | wc -c)
+    r=$(ratio "$g" "$h")
+    nginx_rows+="| $n | $digits | $(ms "$g" 2) | $(ms "$h" 2) | $r × |"$'\n'
+    case $n in
+        10000000) VALUE[big_nginx7]=$r; SHOWN[big_nginx7]="$r ×" ;;
+        100000000) VALUE[big_nginx8]=$r; SHOWN[big_nginx8]="$r ×" ;;
+    esac
+done
+
+# The pool busy: recursive F(27) on the same pool from wrk, 4 clients,
+# alone and then beside F(10^7) requests one after another; the others'
+# requests per second and p99 in each, and the big ones' own time
+wrk_run big_alone 2 4 "$fib/fib_normal?num=27"
+(
+    end=$(( $(date +%s) + DUR ))
+    : > "$WORK/big-busy.times"
+    while [ "$(date +%s)" -lt "$end" ]; do
+        big_once 10000000 >> "$WORK/big-busy.times"
+        echo >> "$WORK/big-busy.times"
+    done
+) &
+big_pid=$!
+wrk_run big_busy 2 4 "$fib/fib_normal?num=27"
+wait "$big_pid"
+busy_big=$(sort -n "$WORK/big-busy.times" | awk 'NF { a[n++] = $1 }
+    END { printf "%.0f", n ? a[int((n - 1) / 2)] : 0 }')
+busy_n=$(awk 'NF' "$WORK/big-busy.times" | wc -l)
+kept=$(ratio "$(val big_busy rps)" "$(val big_alone rps)")
+VALUE[big_kept]=$kept
+SHOWN[big_kept]="$kept ×"
+busy_rows="| recursive F(27), 4 clients, alone | $(val big_alone rps) | $(val big_alone p99) | |"$'\n'
+busy_rows+="| the same beside F(10^7) on the pool | $(val big_busy rps) | $(val big_busy p99) | $busy_n F(10^7), median $(ms "$busy_big" 0) ms |"$'\n'
