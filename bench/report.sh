@@ -186,6 +186,15 @@ report_big() {
     echo "| load | requests/s | p99, ms | the big ones |"
     echo "| --- | --- | --- | --- |"
     printf '%s' "$busy_rows"
+    echo
+    echo "Every piece stops: F(10^8) on the two threads under \`fib_timeout 300ms\`"
+    echo "(curl's total for its answer), and a client that leaves after 0.5 s"
+    echo "(from its departure until \`fib_in_flight\` is 0 on the status page,"
+    echo "polled every 5 ms), three times each."
+    echo
+    echo "| what |"
+    echo "| --- |"
+    printf '%s' "$stop_rows"
 }
 
 report_overload() {

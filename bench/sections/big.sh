@@ -108,3 +108,21 @@ VALUE[big_kept]=$kept
 SHOWN[big_kept]="$kept ×"
 busy_rows="| recursive F(27), 4 clients, alone | $(val big_alone rps) | $(val big_alone p99) | |"$'\n'
 busy_rows+="| the same beside F(10^7) on the pool | $(val big_busy rps) | $(val big_busy p99) | $busy_n F(10^7), median $(ms "$busy_big" 0) ms |"$'\n'
+
+# Every piece stops: F(10^8) under fib_timeout 300ms, curl's total for
+# its 503; and a client that leaves after 0.5 s, the time from its
+# departure until nothing is in flight (the status page, polled)
+stop_rows=""
+for _ in 1 2 3; do
+    t=$(curl -s -o /dev/null -w '%{http_code} %{time_total}\n' \
+            "$fib/fast_300ms?num=100000000")
+    stop_rows+="| fib_timeout 300ms: ${t%% *}, after $(awk -v t="${t#* }" 'BEGIN { printf "%.0f", t * 1000 }') ms |"$'\n'
+done
+for _ in 1 2 3; do
+    curl -s -o /dev/null --max-time 0.5 "$fib/fast_big?num=100000000" || true
+    left=$(date +%s%N)
+    until curl -s "$fib/status" | grep -q '^fib_in_flight 0$'; do
+        sleep 0.005
+    done
+    stop_rows+="| a client that leaves: idle $(( ($(date +%s%N) - left) / 1000000 )) ms after |"$'\n'
+done
