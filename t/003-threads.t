@@ -83,6 +83,7 @@ fib: offloaded
     }
 --- request
 GET /fib?num=50000
+--- timeout: 20
 --- response_body_like: ^1077773489307297478027903885\d+\n$
 --- error_log
 fib: offloaded F(50000) with iterative to the thread pool
