@@ -11,7 +11,7 @@
 #include <ngx_http.h>
 
 #include "fib_core.h"
-#include "ngx_http_fib_module.h"
+#include "ngx_http_fib_conf.h"
 #include "ngx_http_fib_ledger.h"
 #include "ngx_http_fib_thread.h"
 

@@ -14,7 +14,7 @@
 #include <nginx.h>
 
 #include "fib_core.h"
-#include "ngx_http_fib_module.h"
+#include "ngx_http_fib_conf.h"
 #include "ngx_http_fib_ledger.h"
 #include "ngx_http_fib_response.h"
 

@@ -9,8 +9,8 @@
  */
 
 
-#ifndef _NGX_HTTP_FIB_MODULE_H_INCLUDED_
-#define _NGX_HTTP_FIB_MODULE_H_INCLUDED_
+#ifndef _NGX_HTTP_FIB_CONF_H_INCLUDED_
+#define _NGX_HTTP_FIB_CONF_H_INCLUDED_
 
 
 #include <ngx_config.h>
@@ -118,4 +118,4 @@ ngx_int_t ngx_http_fib_status_handler(ngx_http_request_t *r);
 extern ngx_module_t  ngx_http_fib_module;
 
 
-#endif /* _NGX_HTTP_FIB_MODULE_H_INCLUDED_ */
+#endif /* _NGX_HTTP_FIB_CONF_H_INCLUDED_ */
