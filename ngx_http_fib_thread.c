@@ -52,6 +52,7 @@ static void ngx_http_fib_move(ngx_http_fib_offload_t *off,
 static void ngx_http_fib_next(ngx_http_fib_queue_t *queue);
 static void ngx_http_fib_unqueue(ngx_http_fib_offload_t *off, fib_rc_t rc);
 static ngx_int_t ngx_http_fib_post(ngx_http_fib_offload_t *off);
+static ngx_uint_t ngx_http_fib_stalled(ngx_http_fib_offload_t *off);
 static void ngx_http_fib_step(ngx_http_fib_offload_t *off);
 static ngx_msec_t ngx_http_fib_watch_time(ngx_http_fib_offload_t *off);
 static ngx_int_t ngx_http_fib_client_gone(ngx_http_request_t *r);
@@ -244,7 +245,12 @@ ngx_http_fib_next(ngx_http_fib_queue_t *queue)
 }
 
 
-/* the step's next piece, on a place the request holds */
+/*
+ * The step's next piece, on a place the request holds.  A pool that
+ * refuses it (smaller than declared, or shared with "aio threads")
+ * leaves the request with nothing in the pool: its timer asks again,
+ * soon, and keeps its deadline meanwhile.
+ */
 
 static ngx_int_t
 ngx_http_fib_post(ngx_http_fib_offload_t *off)
@@ -256,6 +262,10 @@ ngx_http_fib_post(ngx_http_fib_offload_t *off)
     if (ngx_thread_task_post(off->queue->pool->pool, &piece->task)
         != NGX_OK)
     {
+        if (ngx_http_fib_stalled(off) && off->watch.timer_set) {
+            ngx_add_timer(&off->watch, ngx_http_fib_watch_time(off));
+        }
+
         return NGX_ERROR;
     }
 
@@ -265,18 +275,36 @@ ngx_http_fib_post(ngx_http_fib_offload_t *off)
 }
 
 
+/* a computing request with none of its pieces in the pool */
+
+static ngx_uint_t
+ngx_http_fib_stalled(ngx_http_fib_offload_t *off)
+{
+    return off->rec->phase == NGX_HTTP_FIB_POSTED
+           && off->posted == off->finished
+           && off->posted < off->pieces;
+}
+
+
 /*
  * The rest of a step's pieces, each on a place of its own, while the
  * pool takes more of the worker's tasks and no request waits for one:
- * a request computes on one place whenever others wait.
+ * a request computes on one place whenever others wait.  Under
+ * "fib_max_waiting 0" nobody may wait: an extra place would refuse the
+ * next request instead of keeping it for a piece.
  */
 
 static void
 ngx_http_fib_step(ngx_http_fib_offload_t *off)
 {
-    ngx_http_fib_queue_t  *queue = off->queue;
+    ngx_http_fib_queue_t      *queue = off->queue;
+    ngx_http_fib_main_conf_t  *fmcf;
 
-    while (off->posted < off->pieces
+    fmcf = ngx_http_get_module_main_conf(off->rec->request,
+                                         ngx_http_fib_module);
+
+    while (fmcf->max_waiting > 0
+           && off->posted < off->pieces
            && queue->posted < queue->pool->tasks
            && ngx_queue_empty(&queue->waiting))
     {
@@ -324,8 +352,18 @@ ngx_http_fib_watch_time(ngx_http_fib_offload_t *off)
     t = (off->rec->request->read_event_handler == ngx_http_test_reading)
         ? NGX_HTTP_FIB_WATCH : NGX_HTTP_FIB_WATCH_UNTESTED;
 
-    if (off->rec->phase == NGX_HTTP_FIB_WAITING) {
-        /* a waiting request's deadline is the timer's to keep */
+    if (ngx_http_fib_stalled(off)) {
+        /* the pool refused a piece: ask again soon */
+        t = NGX_HTTP_FIB_WATCH_UNTESTED;
+    }
+
+    if (off->rec->phase == NGX_HTTP_FIB_WAITING || ngx_http_fib_stalled(off))
+    {
+        /*
+         * A request with nothing in the pool has its deadline kept by
+         * the timer: a waiting one leaves the queue then, a stalled one
+         * posts its piece, which stops at once.
+         */
 
         now = fib_now_ns();
         deadline = off->rec->job.deadline_ns;
@@ -610,8 +648,9 @@ ngx_http_fib_watch_handler(ngx_event_t *ev)
 
     if (ngx_http_fib_client_gone(off->rec->request)) {
         ngx_http_fib_cancel_cleanup(off);
+    }
 
-    } else if (off->rec->phase == NGX_HTTP_FIB_WAITING) {
+    if (off->rec->phase == NGX_HTTP_FIB_WAITING) {
         ngx_http_fib_next(off->queue);
 
         if (off->rec->phase == NGX_HTTP_FIB_WAITING
@@ -620,11 +659,12 @@ ngx_http_fib_watch_handler(ngx_event_t *ev)
             ngx_http_fib_unqueue(off, FIB_ERR_TIMEOUT);
         }
 
-    } else if (off->posted == off->finished
-               && off->posted < off->pieces
-               && ngx_http_fib_post(off) == NGX_OK)
+    } else if (ngx_http_fib_stalled(off) && ngx_http_fib_post(off) == NGX_OK)
     {
-        /* a step the pool refused to start: it goes on */
+        /*
+         * A piece the pool refused: it goes on, cancelled or not (a
+         * cancelled piece stops at once; only the step's end frees it).
+         */
         ngx_http_fib_step(off);
     }
 

@@ -20,6 +20,9 @@ use FibServer;
 
 my $srv = FibServer->new('pieces');
 my $port = $srv->port;
+# nobody may wait there: a big number keeps to one place
+my $srv0 = FibServer->new('pieces-nowait');
+my $port0 = $srv0->port;
 
 require_threads();
 
@@ -39,9 +42,10 @@ my %gmp = (
     3000001 => '9a61f2e4d593f7f3dba6f3f583e9a996b50e1b0bddbbbb0dbb3b5f309ae2230f',
 );
 
-$srv->write_conf(workers => 1, connections => 64, log_level => 'info',
+$srv->write_conf(workers => 1, connections => 256, log_level => 'info',
                  main => "thread_pool two threads=2 max_queue=16;\n"
-                         . 'thread_pool one threads=1 max_queue=16;',
+                         . "thread_pool one threads=1 max_queue=16;\n"
+                         . 'thread_pool tight threads=1 max_queue=1;',
                  http => <<"END");
     fib_max_memory 256m;
 
@@ -60,6 +64,36 @@ $srv->write_conf(workers => 1, connections => 64, log_level => 'info',
         location = /small {
             fib; fib_algorithm recursive; fib_thread_pool two tasks=2;
             fib_inline_max_cost 0;
+        }
+        location = /fib_status { fib_status; }
+
+        # a pool smaller than declared (one thread, a queue of one, three
+        # tasks posted): it refuses a piece whenever another waits in it
+        location = /tight {
+            fib; fib_thread_pool tight tasks=3; fib_thread_priority normal;
+        }
+        location = /tight_small {
+            fib; fib_algorithm recursive; fib_thread_pool tight tasks=3;
+            fib_thread_priority normal; fib_inline_max_cost 0;
+        }
+    }
+END
+
+$srv0->write_conf(workers => 1, connections => 64, log_level => 'info',
+                  main => 'thread_pool two threads=2 max_queue=16;',
+                  http => <<"END");
+    fib_max_memory 256m;
+    fib_max_waiting 0;
+
+    server {
+        listen 127.0.0.1:$port0;
+
+        location = /two {
+            fib; fib_algorithm fast; fib_max_num 100000000;
+            fib_thread_pool two tasks=2;
+        }
+        location = /small {
+            fib; fib_thread_pool two tasks=2; fib_inline_max_cost 0;
         }
         location = /fib_status { fib_status; }
     }
@@ -190,6 +224,55 @@ my $next = get('/two?num=313592');
 is(sha256_hex($next->{body}), $gmp{313592}, 'leave: the pool serves on');
 
 log_clean('stops');
+
+# }}}
+
+# {{{ fib_max_waiting 0: a big number leaves the second place to others
+
+$srv0->launch_nginx;
+$srv0->mark_log;
+
+my $big2 = $srv0->send_req('/two?num=100000000');
+sleep 0.3;
+
+my @small = map { $srv0->get('/small?num=22') } 1 .. 5;
+
+is(join(' ', map { $_->{status} } @small), '200 200 200 200 200',
+   'fib_max_waiting 0: beside F(10^8), the others are served, not 503');
+
+wait_all([$big2], 300);
+is($big2->{status}, '200', 'fib_max_waiting 0: F(10^8) too');
+is($srv0->metric('fib_in_flight'), 0, 'fib_max_waiting 0: none in flight');
+
+$srv0->log_clean('max_waiting 0');
+ok($srv0->stop_nginx, 'fib_max_waiting 0: nginx quits');
+
+# }}}
+
+# {{{ a pool that refuses posts: clients that leave still end
+
+# Small requests keep the one-place pool queue full, so that the big
+# ones' pieces are refused now and then; their clients leave at once
+# and at other moments.  Each must end: the gauges back to 0, and
+# nginx quits without waiting for a request nobody finishes.
+
+mark_log();
+
+for my $round (1 .. 12) {
+    my $gone = send_req('/tight?num=' . (3000000 + $round));
+    my $until = time + 0.1 + 0.1 * ($round % 6);
+
+    while (time < $until) {
+        my @load = map { send_req('/tight_small?num=25') } 1 .. 3;
+        wait_all(\@load, 60);
+    }
+
+    close $gone->{sock};
+}
+
+ok(idle(), 'refused posts: every abandoned request ended');
+
+log_clean('refused posts');
 
 # }}}
 
