@@ -17,11 +17,16 @@ use Test::Base;
 use Test::More ();
 use IO::Socket::INET;
 use IO::Select;
-use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
-use File::Path qw(make_path remove_tree);
-use Cwd qw(cwd);
+use File::Path qw(make_path);
+use File::Basename qw(dirname);
+use Cwd qw(abs_path);
 use Exporter ();
+
+# the servroot, the configuration's top, start, stop and the ports are
+# t/inc/NginxSandbox.pm's, as they are for the socket-level files
+use lib abs_path(dirname(__FILE__) . '/../../../inc');
+use NginxSandbox ();
 
 our $VERSION = '0.01';
 
@@ -37,35 +42,21 @@ my $Workers = 1;
 my $MasterOn = 0;
 my $WorkerConnections = 64;
 
-my $Binary = $ENV{TEST_NGINX_BINARY} || 'nginx';
-my $Port = $ENV{TEST_NGINX_SERVER_PORT} || $ENV{TEST_NGINX_PORT}
-           || free_port();
-
-# The real Test::Nginx listens on TEST_NGINX_SERVER_PORT as given, which
-# may carry an address (127.0.0.1:1984); ours listens on 127.0.0.1 only.
-$Port = $1 if $Port =~ /^127\.0\.0\.1:(\d+)$/;
-die "TEST_NGINX_SERVER_PORT: a port of 127.0.0.1 only, not $Port\n"
-    if $Port !~ /^\d+$/;
-my $ServRoot = $ENV{TEST_NGINX_SERVROOT} || cwd() . '/t/servroot';
+my $Port = NginxSandbox::suite_port();
+my $ServRoot = NginxSandbox::servroot();
 my $UseValgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 
 $ENV{TEST_NGINX_SERVER_PORT} = $Port;
 $ENV{TEST_NGINX_SERVER_ROOT} = $ServRoot;
 
-# A port of 127.0.0.1 that nothing listens on now: a fixed default fails
-# every block when something else holds it.
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, Proto => 'tcp')
-        or die "no free port on 127.0.0.1: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
+# the one nginx of the file, started again for each block with a config
+my $Nginx;
 
-my $NginxPid;        # the nginx we started and still run
-my $ChildPid;        # set when nginx is our own child (valgrind mode)
-my $LogOffset = 0;   # error.log bytes already looked at
+sub sandbox {
+    $Nginx //= NginxSandbox->new(name => 'servroot', root => $ServRoot,
+                                 port => $Port, valgrind => $UseValgrind);
+    return $Nginx;
+}
 
 sub import {
     my $class = shift;
@@ -99,7 +90,7 @@ sub server_root { return $ServRoot }
 sub timeout { return 3 }
 
 END {
-    nginx_stop() if defined $NginxPid;
+    nginx_stop();
 }
 
 # As the real one: each block in turn, its requests repeat_each times
@@ -115,9 +106,7 @@ sub run_tests {
 
     check_no_crash();
 
-    if (!$ENV{TEST_NGINX_NO_CLEAN}) {
-        remove_tree($ServRoot);
-    }
+    sandbox()->clean;
 }
 
 sub expand_env {
@@ -135,56 +124,22 @@ sub expand_env {
     return $text;
 }
 
+# As the real one writes it: the sandbox's top (load_module lines,
+# `user root;` as root, error_log, pid), one server on 127.0.0.1
 sub write_config {
     my ($block) = @_;
     my $name = sec($block, q{name});
 
-    my $modules = '';
-    for my $so (split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '') {
-        $modules .= "load_module $so;\n";
-    }
-
-    my $daemon = $UseValgrind ? 'off' : 'on';
-    my $master = $MasterOn ? 'on' : 'off';
     my $main = expand_env(sec($block, q{main_config}), $name);
     my $http = expand_env(sec($block, q{http_config}), $name);
     my $config = expand_env(sec($block, q{config}), $name);
 
-    make_path("$ServRoot/conf", "$ServRoot/logs", "$ServRoot/html");
+    make_path("$ServRoot/html");
 
-    for my $dir (qw(client_body_temp proxy_temp fastcgi_temp uwsgi_temp
-                    scgi_temp))
-    {
-        make_path("$ServRoot/$dir");
-    }
-
-    open my $fh, '>', "$ServRoot/conf/nginx.conf"
-        or Test::More::BAIL_OUT("cannot write nginx.conf: $!");
-
-    # as root, the workers would run as nobody, who cannot reach a
-    # servroot inside a 0700 home: the real Test::Nginx writes this too
-    my $user = $> == 0 ? 'user root;' : '';
-
-    print $fh <<"END";
-$modules
-$user
-worker_processes $Workers;
-daemon $daemon;
-master_process $master;
-error_log $ServRoot/logs/error.log $LogLevel;
-pid $ServRoot/logs/nginx.pid;
-
-$main
-
-http {
-    access_log $ServRoot/logs/access.log;
-
-    client_body_temp_path $ServRoot/client_body_temp;
-    proxy_temp_path $ServRoot/proxy_temp;
-    fastcgi_temp_path $ServRoot/fastcgi_temp;
-    uwsgi_temp_path $ServRoot/uwsgi_temp;
-    scgi_temp_path $ServRoot/scgi_temp;
-
+    sandbox()->write_conf(
+        log_level => $LogLevel, workers => $Workers, master => $MasterOn,
+        connections => $WorkerConnections, access_log => 1, main => $main,
+        http => <<"END");
     default_type text/plain;
 
 $http
@@ -197,50 +152,11 @@ $http
 
 $config
     }
-}
-
-events {
-    worker_connections $WorkerConnections;
-}
 END
-
-    close $fh;
-}
-
-sub is_alive {
-    my ($pid) = @_;
-
-    if (defined $ChildPid && $pid == $ChildPid) {
-        return waitpid($pid, WNOHANG) == 0;
-    }
-
-    # a daemon is not our child: a zombie counts as gone
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $stat = <$fh>;
-    close $fh;
-
-    return 0 if !defined $stat;
-    return $stat !~ /^\d+ \(.*\) Z/s;
 }
 
 sub nginx_stop {
-    return if !defined $NginxPid;
-
-    kill 'QUIT', $NginxPid;
-
-    my $deadline = time + ($UseValgrind ? 60 : 10);
-
-    while (is_alive($NginxPid)) {
-        if (time > $deadline) {
-            kill 'KILL', $NginxPid;
-            waitpid($NginxPid, 0) if defined $ChildPid;
-            last;
-        }
-        sleep 0.02;
-    }
-
-    undef $NginxPid;
-    undef $ChildPid;
+    $Nginx->stop if defined $Nginx;
 }
 
 sub nginx_start {
@@ -249,99 +165,16 @@ sub nginx_start {
 
     nginx_stop();
 
-    unlink "$ServRoot/logs/nginx.pid";
-
-    my @cmd = ($Binary, '-p', "$ServRoot/", '-c', "$ServRoot/conf/nginx.conf",
-               '-e', "$ServRoot/logs/error.log");
-
-    if ($UseValgrind) {
-        # fair scheduling: a computing pool thread must not starve the
-        # event loop under valgrind's one-thread-at-a-time execution
-        my @vg = ('valgrind', '-q', '--tool=memcheck', '--leak-check=full',
-                  '--show-possibly-lost=no', '--num-callers=30',
-                  '--fair-sched=yes');
-
-        for my $file ('valgrind.suppress', 't/valgrind.suppress') {
-            push @vg, "--suppressions=$file" if -f $file;
-        }
-
-        my $pid = fork();
-        Test::More::BAIL_OUT("fork failed: $!") if !defined $pid;
-
-        if ($pid == 0) {
-            exec(@vg, @cmd) or die "exec failed: $!";
-        }
-
-        $ChildPid = $pid;
-        $NginxPid = $pid;
-
-    } else {
-        # nginx's own start-up messages (a configuration's warnings) go
-        # beside its error log, not between the lines prove prints
-        open my $stderr, '>&', \*STDERR or die "dup: $!";
-        open STDERR, '>', "$ServRoot/logs/stderr" or die "stderr: $!";
-        my $rc = system(@cmd);
-        open STDERR, '>&', $stderr or die "dup: $!";
-
-        if ($rc != 0) {
-            Test::More::fail("$name - nginx failed to start: "
-                             . error_log_tail());
-            return 0;
-        }
-
-        my $deadline = time + 5;
-        until (-s "$ServRoot/logs/nginx.pid") {
-            if (time > $deadline) {
-                Test::More::fail("$name - no nginx.pid: " . error_log_tail());
-                return 0;
-            }
-            sleep 0.01;
-        }
-
-        open my $fh, '<', "$ServRoot/logs/nginx.pid" or return 0;
-        ($NginxPid) = (<$fh> =~ /(\d+)/);
-        close $fh;
+    if (!eval { sandbox()->start }) {
+        Test::More::fail("$name - $@");
+        return 0;
     }
 
-    # wait until it accepts connections
-    my $deadline = time + ($UseValgrind ? 60 : 5);
+    # under valgrind the worker answers long after it listens: one
+    # request makes sure it is ready before the block's own
+    exchange("GET / HTTP/1.0\r\n\r\n", 60) if $UseValgrind;
 
-    while (time < $deadline) {
-        if (defined $ChildPid && !is_alive($ChildPid)) {
-            undef $NginxPid;
-            undef $ChildPid;
-            Test::More::fail("$name - nginx exited: " . error_log_tail());
-            return 0;
-        }
-
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $Port, Proto => 'tcp');
-        if ($s) {
-            close $s;
-
-            # under valgrind the worker answers long after it listens:
-            # one request makes sure it is ready before the block's own
-            exchange("GET / HTTP/1.0\r\n\r\n", 60) if $UseValgrind;
-
-            return 1;
-        }
-
-        sleep 0.02;
-    }
-
-    Test::More::fail("$name - nginx does not listen on $Port");
-    return 0;
-}
-
-sub error_log_tail {
-    my @lines;
-    for my $log ("$ServRoot/logs/error.log", "$ServRoot/logs/stderr") {
-        open my $fh, '<', $log or next;
-        push @lines, grep { /\[(emerg|alert|crit)\]/ } <$fh>;
-        close $fh;
-    }
-    return join '', @lines[-3 .. -1] if @lines >= 3;
-    return join '', @lines;
+    return 1;
 }
 
 sub parse_timeout {
@@ -593,11 +426,7 @@ sub check_response {
 }
 
 sub error_log_lines {
-    open my $fh, '<', "$ServRoot/logs/error.log" or return [];
-    seek $fh, $LogOffset, 0;
-    my @lines = <$fh>;
-    close $fh;
-    return \@lines;
+    return [sandbox()->log_lines];
 }
 
 sub patterns {
@@ -673,11 +502,7 @@ sub check_error_log {
 # failure per "exited on signal" line in the whole error.log.  Nothing is
 # counted when none died, so plans stay those of the real Test::Nginx.
 sub check_no_crash {
-    open my $fh, '<', "$ServRoot/logs/error.log" or return;
-    my @crashes = grep { /exited on signal/ } <$fh>;
-    close $fh;
-
-    for my $line (@crashes) {
+    for my $line (sandbox()->crashes) {
         Test::More::fail("no worker may die, but the error log says: $line");
     }
 }
@@ -695,14 +520,14 @@ sub run_block {
     my $name = sec($block, q{name});
 
     if ((defined sec($block, q{config}) && $repeat == 1)
-        || !defined $NginxPid)
+        || !sandbox()->pid)
     {
         write_config($block);
         nginx_start($block) or return;
     }
 
     # only what this block's requests write counts
-    $LogOffset = -s "$ServRoot/logs/error.log" || 0;
+    sandbox()->mark_log;
 
     my $timeout = parse_timeout(sec($block, q{timeout}));
     my (@reqs, @methods, $data, $need_array);
@@ -757,10 +582,9 @@ sub run_block {
 
     # without a master, a crash takes nginx itself: the next block would
     # fail for a reason far from its cause
-    if (defined $NginxPid && !is_alive($NginxPid)) {
-        Test::More::fail("$name - nginx died: " . error_log_tail());
-        undef $NginxPid;
-        undef $ChildPid;
+    if (sandbox()->pid && !sandbox()->running) {
+        Test::More::fail("$name - nginx died: " . sandbox()->error_tail);
+        sandbox()->stop;
     }
 }
 
