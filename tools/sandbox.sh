@@ -1,5 +1,5 @@
 # The one way a shell script here starts a throw-away nginx (Perl's is
-# t/inc/FibServer.pm): a prefix of its own, a configuration written from
+# t/inc/NginxSandbox.pm): a prefix of its own, a configuration written from
 # a template, nginx started, waited for until its port answers, stopped
 # by its pid.  Sourced by bash scripts:
 #
