@@ -82,4 +82,32 @@ for my $t (qw(ngx_http_fib_queue_s ngx_http_fib_ctx_t ngx_http_fib_values_t)) {
            qr/^(struct \Q$t\E \{|\}\s*\Q$t\E;)/m, "$t is no header's");
 }
 
+# one nginx sandbox per language: only these start an nginx of their
+# own (a prefix, -p); everything else that starts one goes through them
+my (@shell, @perl);
+
+for my $f (grep { -f && !/\.(md|png|html|conf|yml)$/ }
+           map { glob("$_") } 'Makefile', 'tools/*', 'bench/*', 'bench/*/*',
+           'soak/*', 'debian/*', 'debian/*/*', 'builds/*', '.ci/*',
+           't/*.t', 't/inc/*', 't/lib/Test/Nginx/*')
+{
+    next if $f eq __FILE__;
+
+    my $c = slurp($f);
+    push @shell, $f if grep { !/^\s*(#|echo)/ && /NGINX\S*"? -p / }
+                       split /\n/, $c;
+    push @perl, $f if $c =~ /'-p',/;
+}
+
+is("@shell", 'tools/sandbox.sh', 'one shell sandbox starts nginx');
+is("@perl", 't/inc/NginxSandbox.pm', 'one Perl sandbox starts nginx');
+
+# packages come from one script, which the Makefile and .ci/run call
+# (debian/tests installs the package it tests, not what it needs)
+my @installs = grep { slurp($_) =~ /^[^#\n]*\bapt-get (?:-\S+ )*install\b/m }
+               grep { -f } 'Makefile', '.ci/run', glob('tools/*'),
+                           glob('bench/*.sh'), glob('soak/*.sh'),
+                           glob('builds/*.sh');
+is("@installs", 'tools/deps', 'one script installs packages');
+
 done_testing();
