@@ -208,7 +208,7 @@ test-unit: deps-build deps-test ## the core's unit tests (cmocka)
 	$(MAKE) --no-print-directory $(UNIT)
 	$(UNIT)
 
-# prove runs the unit tests too: t/028-core-unit.t runs $(UNIT)
+# prove runs the unit tests too: t/core-unit.t runs $(UNIT)
 test-nginx: deps-build deps-test deps-prometheus build $(UNIT) ## the whole suite: prove -r t
 	$(TEST_ENV) prove -r t
 

@@ -37,7 +37,7 @@ sandbox_init
 rm -rf "$WORK"
 mkdir -p "$WORK" "$RESULTS"
 
-# {{{ the example configurations, templated as t/014-cluster.t does
+# {{{ the example configurations, templated as t/cluster.t does
 
 # sub FILE PATTERN REPLACEMENT: fails when the example no longer has it
 sub() {

@@ -55,7 +55,7 @@ sub nginx_configured {
 }
 
 # The whole file is skipped, before its plan, when nginx has no threads:
-# every file of the offload calls this first.  t/008-no-threads.t is the
+# every file of the offload calls this first.  t/without-threads.t is the
 # one that runs in their place.
 sub require_threads {
     return if nginx_configured(qr/--with-threads/);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 #
-# The fib_status dashboard in a real browser, for t/031-dashboard.t:
+# The fib_status dashboard in a real browser, for t/dashboard.t:
 # Debian's chromium, headless, driven by its chromium-driver through
 # python3-selenium.  It opens the page as a browser asks for it (no
 # ?format=), reads what the page shows, makes requests to the fib

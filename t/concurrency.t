@@ -4,7 +4,7 @@
 # real nginx (master and worker), queue overflow, isolation of cheap
 # requests from heavy ones, reload and graceful shutdown while tasks run.
 # Only the order of events is asserted, never their timing.  Clients
-# that leave while their task waits are in t/016-client-abort.t.
+# that leave while their task waits are in t/client-abort-sockets.t.
 
 use strict;
 use warnings;

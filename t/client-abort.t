@@ -7,7 +7,7 @@
 # run in every mode of the runners, under valgrind and with a reload
 # between blocks included.  The other half (a body sent in every way,
 # clients that leave a queue, a reset, post_action, HTTP/2), which needs
-# sockets and timing, is t/016-client-abort.t, whose header also names
+# sockets and timing, is t/client-abort-sockets.t, whose header also names
 # the aborts that stay inside larger scenarios elsewhere.
 #
 # A master runs, so a crash is a line in the error log, and the runner

@@ -12,12 +12,12 @@
 # fails the file on it.
 #
 # Elsewhere: subrequests into a fib location (SSI, add_before_body,
-# auth_request) are t/007-subrequests.t; post_action after a client
-# left mid-computation is t/016-client-abort.t, with the other client
+# auth_request) are t/subrequests.t; post_action after a client
+# left mid-computation is t/client-abort-sockets.t, with the other client
 # aborts; an error_page for the 503s of a full pool needs concurrency and
-# is t/004-concurrency.t; the "if" and "limit_except" blocks are
-# t/017-blocks.t; every such directive crossed with every kind of
-# request is t/023-matrix.t.
+# is t/concurrency.t; the "if" and "limit_except" blocks are
+# t/if-and-limit-except.t; every such directive crossed with every kind of
+# request is t/configuration-matrix.t.
 
 use Test::Nginx::Socket;
 

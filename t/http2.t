@@ -7,7 +7,7 @@
 # connection, reload and graceful shutdown with a stream in flight, and
 # fib_timeout during a shutdown.  Only the order of events is asserted,
 # never their timing.  A client that leaves mid-computation is in
-# t/016-client-abort.t.
+# t/client-abort-sockets.t.
 
 use strict;
 use warnings;

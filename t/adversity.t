@@ -7,7 +7,7 @@
 # window, slow HTTP/1.1 readers), a worker killed with tasks in flight.
 # Only outcomes are asserted: statuses, counters, memory, log lines.
 # post_action after a client left, and the other client aborts, are in
-# t/016-client-abort.t.
+# t/client-abort-sockets.t.
 
 use strict;
 use warnings;

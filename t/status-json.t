@@ -6,7 +6,7 @@
 # into valid JSON; Accept and ?format= choose the format, and what
 # scrapers and curl asked for before gets the text it always got; the
 # dashboard is ngx_http_fib_dashboard.html byte for byte, and loads
-# nothing from elsewhere.  The browser itself is t/031-dashboard.t.
+# nothing from elsewhere.  The browser itself is t/dashboard.t.
 
 use strict;
 use warnings;

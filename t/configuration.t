@@ -93,8 +93,8 @@ good('a pool declared after its use', '', 'fib_thread_pool late;', 'fib;',
 
 bad('recursive above 93', qr/"fib_max_num" 94 is above 93/,
     '', '', 'fib; fib_max_num 94;');
-# an outer limit applies up to each algorithm's own maximum (t/003 checks
-# that it is 93 for a recursive location)
+# an outer limit applies up to each algorithm's own maximum
+# (t/thread-pool.t checks that it is 93 for a recursive location)
 good('an inherited limit above 93 for recursive',
      '', 'fib_max_num 1000;', 'fib; fib_algorithm recursive;');
 good('an http-level limit and a location without fib',

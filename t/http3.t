@@ -8,7 +8,7 @@
 # happen at a chosen moment: STOP_SENDING, RESET_STREAM, a connection
 # closed with streams in flight.
 #
-# What t/013-http2.t covers for HTTP/2, here for HTTP/3: inline,
+# What t/http2.t covers for HTTP/2, here for HTTP/3: inline,
 # offloaded well past the first look of the module's timer at the
 # client, queued, a full queue's 503, `fast` answers of several MB byte
 # for byte, HEAD, Range, If-None-Match, cancellation while queued and
@@ -57,7 +57,7 @@ if (system('gtlsclient --help >/dev/null 2>&1') != 0) {
 }
 
 # t/h3/h3client.c: built by make (TEST_FIB_H3CLIENT), or here with the
-# Makefile's own rule, as t/028-core-unit.t builds the unit tests
+# Makefile's own rule, as t/core-unit.t builds the unit tests
 my $h3client = $ENV{TEST_FIB_H3CLIENT};
 
 if (!defined $h3client || $h3client eq '') {

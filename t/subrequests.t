@@ -6,9 +6,9 @@
 # the main request's If-None-Match (they are answered, the main request
 # alone gets its 304), and an auth_request subrequest that computes
 # nothing.  A client that leaves mid-page is in
-# t/027-client-abort-declarative.t, with the other client aborts;
+# t/client-abort.t, with the other client aborts;
 # mirror and the rest crossed with every kind of request are in
-# t/023-matrix.t.
+# t/configuration-matrix.t.
 
 use Test::Nginx::Socket;
 

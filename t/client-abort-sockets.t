@@ -21,11 +21,11 @@
 #
 # The aborts Test::Nginx can express (a body being discarded, a running
 # computation, SSI includes mid-page) are in
-# t/027-client-abort-declarative.t, which also runs under valgrind.
+# t/client-abort.t, which also runs under valgrind.
 # Aborts that stay inside larger scenarios: the reset of a page of 300
-# includes (t/012-adversity.t), a client that leaves mid F(10^8)
-# (t/022-big-numbers.t), and the aborted request of every configuration
-# of t/023-matrix.t.
+# includes (t/adversity.t), a client that leaves mid F(10^8)
+# (t/big-numbers.t), and the aborted request of every configuration
+# of t/configuration-matrix.t.
 #
 # Only outcomes are asserted: the pool takes the next request long
 # before the abandoned computations could have ended, and they are

@@ -66,10 +66,10 @@ my $last = $base + $ports - 1;
 
 # the files, and the least number of ports each listens on
 my @files = (
-    ['014-cluster.t', 3],
-    ['021-prometheus.t', 2],
-    ['024-capacity.t', 3],
-    ['031-dashboard.t', 4],
+    ['cluster.t', 3],
+    ['prometheus-scrape.t', 2],
+    ['capacity-series.t', 3],
+    ['dashboard.t', 4],
 );
 
 plan tests => 2 * @files;

@@ -5,8 +5,8 @@
 # body, a location without a pool, fib_timeout values that would
 # overflow.  Every one of them once gave a wrong answer or killed a
 # worker.  Subrequests that carry the main request's conditional headers
-# are in t/007-subrequests.t; error_page and If-Match with If-None-Match
-# in t/011-nginx-around.t.
+# are in t/subrequests.t; error_page and If-Match with If-None-Match
+# in t/nginx-around.t.
 
 use Test::Nginx::Socket;
 
