@@ -85,8 +85,16 @@ check "modules-enabled loads it" \
 check "nginx -t accepts the system configuration with it" \
       "nginx -t -q 2> '$WORK/t.log'"
 
+# the README as shipped is the project's, line for line; only lines with
+# a link may differ (debian/package-readme unlinks what is not shipped)
 check "it ships the README" \
-      "zcat -f $DOC/README.md* | cmp -s - '$REPO/README.md'"
+      "zcat -f $DOC/README.md* | perl -e '
+           open my \$src, q(<), shift or die;
+           my @src = <\$src>; my @deb = <STDIN>;
+           exit 1 unless @src == @deb;
+           for my \$i (0 .. \$#src) {
+               exit 1 unless \$src[\$i] eq \$deb[\$i] || \$src[\$i] =~ /\]\(/;
+           }' '$REPO/README.md'"
 check "and examples/nginx.conf, the README's Synopsis" \
       "cmp -s $DOC/examples/nginx.conf '$REPO/examples/nginx.conf'"
 check "and the Prometheus rules of examples/prometheus/" \
