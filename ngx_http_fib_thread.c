@@ -51,6 +51,7 @@ static void ngx_http_fib_move(ngx_http_fib_offload_t *off,
     ngx_http_fib_phase_e phase);
 static void ngx_http_fib_next(ngx_http_fib_queue_t *queue);
 static void ngx_http_fib_unqueue(ngx_http_fib_offload_t *off, fib_rc_t rc);
+static size_t ngx_http_fib_split_min(ngx_http_fib_offload_t *off);
 static ngx_int_t ngx_http_fib_post(ngx_http_fib_offload_t *off);
 static ngx_uint_t ngx_http_fib_stalled(ngx_http_fib_offload_t *off);
 static void ngx_http_fib_step(ngx_http_fib_offload_t *off);
@@ -230,7 +231,7 @@ ngx_http_fib_next(ngx_http_fib_queue_t *queue)
                              ngx_http_fib_offload_t, link);
 
         off->pieces = fib_fast_init(off->fast, &off->rec->job,
-                                    FIB_FAST_SPLIT_MIN);
+                                    ngx_http_fib_split_min(off));
         off->posted = 0;
         off->finished = 0;
 
@@ -242,6 +243,25 @@ ngx_http_fib_next(ngx_http_fib_queue_t *queue)
 
         ngx_http_fib_step(off);
     }
+}
+
+
+/*
+ * Steps split only where a piece may get a place of its own (see
+ * ngx_http_fib_step()): on one place a split step is the same work and
+ * more round trips through the pool.
+ */
+
+static size_t
+ngx_http_fib_split_min(ngx_http_fib_offload_t *off)
+{
+    ngx_http_fib_main_conf_t  *fmcf;
+
+    fmcf = ngx_http_get_module_main_conf(off->rec->request,
+                                         ngx_http_fib_module);
+
+    return (fmcf->max_waiting > 0 && off->queue->pool->tasks > 1)
+           ? FIB_FAST_SPLIT_MIN : FIB_FAST_SPLIT_NEVER;
 }
 
 

@@ -42,7 +42,7 @@ my %gmp = (
     3000001 => '9a61f2e4d593f7f3dba6f3f583e9a996b50e1b0bddbbbb0dbb3b5f309ae2230f',
 );
 
-$srv->write_conf(workers => 1, connections => 256, log_level => 'info',
+$srv->write_conf(workers => 1, connections => 256, log_level => 'debug',
                  main => "thread_pool two threads=2 max_queue=16;\n"
                          . "thread_pool one threads=1 max_queue=16;\n"
                          . 'thread_pool tight threads=1 max_queue=1;',
@@ -79,7 +79,7 @@ $srv->write_conf(workers => 1, connections => 256, log_level => 'info',
     }
 END
 
-$srv0->write_conf(workers => 1, connections => 64, log_level => 'info',
+$srv0->write_conf(workers => 1, connections => 64, log_level => 'debug',
                   main => 'thread_pool two threads=2 max_queue=16;',
                   http => <<"END");
     fib_max_memory 256m;
@@ -145,6 +145,26 @@ for my $n (sort { $a <=> $b } keys %gmp) {
 }
 
 log_clean('digits');
+
+# }}}
+
+# {{{ a step splits only where a piece may get a second place
+
+# nginx's own count of the tasks posted to a pool (a debug line of
+# ngx_thread_task_post())
+sub tasks_posted {
+    my ($srv, $pool) = @_;
+    return scalar grep { /task #\d+ added to thread pool "\Q$pool\E"/ }
+                      $srv->log_lines;
+}
+
+mark_log();
+is(get('/two?num=1000000')->{status}, '200', 'F(10^6) on /two: 200');
+ok(tasks_posted($srv, 'two') > 1, 'F(10^6) on /two: its steps split');
+
+mark_log();
+is(get('/one?num=1000000')->{status}, '200', 'F(10^6) on /one: 200');
+is(tasks_posted($srv, 'one'), 1, 'F(10^6) on tasks=1: one task, not split');
 
 # }}}
 
@@ -243,6 +263,12 @@ is(join(' ', map { $_->{status} } @small), '200 200 200 200 200',
 wait_all([$big2], 300);
 is($big2->{status}, '200', 'fib_max_waiting 0: F(10^8) too');
 is($srv0->metric('fib_in_flight'), 0, 'fib_max_waiting 0: none in flight');
+
+$srv0->mark_log;
+is($srv0->get('/two?num=1000000')->{status}, '200',
+   'fib_max_waiting 0: F(10^6) 200');
+is(tasks_posted($srv0, 'two'), 1,
+   'fib_max_waiting 0: F(10^6) one task, not split');
 
 $srv0->log_clean('max_waiting 0');
 ok($srv0->stop_nginx, 'fib_max_waiting 0: nginx quits');
