@@ -136,8 +136,10 @@ report_big() {
     echo
     echo "Overhead: the request's time through nginx (curl's total, body"
     echo "included) against the compute time nginx measured in its threads"
-    echo "(\`fib_compute_seconds_total\`). \"Core alone\" is the same computation"
-    echo "in a separate process (bench/corebench.c, median of 7), for reference."
+    echo "(\`fib_compute_seconds_total\`), on one thread (\`tasks=1\`: on more, the"
+    echo "pieces' times add up past the wall time). \"Core alone\" is the same"
+    echo "computation in a separate process (bench/corebench.c, median of 7), for"
+    echo "reference."
     echo
     echo "| n | digits | core alone, ms | compute in nginx, ms | through nginx, ms | overhead |"
     echo "| --- | --- | --- | --- | --- | --- |"
