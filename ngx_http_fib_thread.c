@@ -247,9 +247,10 @@ ngx_http_fib_next(ngx_http_fib_queue_t *queue)
 
 
 /*
- * Steps split only where a piece may get a place of its own (see
- * ngx_http_fib_step()): on one place a split step is the same work and
- * more round trips through the pool.
+ * Steps split only where a piece may get a place of its own: on one
+ * place a split step is the same work in more round trips through the
+ * pool.  Under "fib_max_waiting 0" nobody may wait, so an extra place
+ * would refuse the next request instead of keeping it for a piece.
  */
 
 static size_t
@@ -309,22 +310,16 @@ ngx_http_fib_stalled(ngx_http_fib_offload_t *off)
 /*
  * The rest of a step's pieces, each on a place of its own, while the
  * pool takes more of the worker's tasks and no request waits for one:
- * a request computes on one place whenever others wait.  Under
- * "fib_max_waiting 0" nobody may wait: an extra place would refuse the
- * next request instead of keeping it for a piece.
+ * a request computes on one place whenever others wait.  Steps have
+ * pieces to spread only where ngx_http_fib_split_min() let them split.
  */
 
 static void
 ngx_http_fib_step(ngx_http_fib_offload_t *off)
 {
-    ngx_http_fib_queue_t      *queue = off->queue;
-    ngx_http_fib_main_conf_t  *fmcf;
+    ngx_http_fib_queue_t  *queue = off->queue;
 
-    fmcf = ngx_http_get_module_main_conf(off->rec->request,
-                                         ngx_http_fib_module);
-
-    while (fmcf->max_waiting > 0
-           && off->posted < off->pieces
+    while (off->posted < off->pieces
            && queue->posted < queue->pool->tasks
            && ngx_queue_empty(&queue->waiting))
     {
