@@ -154,8 +154,7 @@ log_clean('digits');
 # ngx_thread_task_post())
 sub tasks_posted {
     my ($srv, $pool) = @_;
-    return scalar grep { /task #\d+ added to thread pool "\Q$pool\E"/ }
-                      $srv->log_lines;
+    return $srv->log_count(qr/task #\d+ added to thread pool "\Q$pool\E"/);
 }
 
 mark_log();

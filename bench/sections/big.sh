@@ -1,9 +1,9 @@
 # Section 4: big numbers.  4: `fast` through nginx on one thread
 # (tasks=1: the compute time is then the wall time of the computation)
-# against the compute time nginx measured in its thread; 4b: the split decimal conversion
-# against one mpz_get_str(); 4c: `fast` against GMP alone; 4d: `fast`
-# through nginx on a two-thread pool against GMP on one thread, the pool
-# idle and then busy with other requests.
+# against the compute time nginx measured in its thread; 4b: the split
+# decimal conversion against one mpz_get_str(); 4c: `fast` against GMP
+# alone; 4d: `fast` through nginx on a two-thread pool against GMP on
+# one thread, the pool idle and then busy with other requests.
 
 # the compute time nginx measured in its threads, from the status page
 fast_seconds() {
