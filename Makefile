@@ -195,7 +195,7 @@ uninstall: ## remove the module from DESTDIR/MODULES_DIR
 
 $(UNIT): t/unit/test_fib_core.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)
-	$(CC) $(UNIT_CFLAGS) -DFIB_COUNT_CALLS=1 -I. -o $@ \
+	$(CC) $(UNIT_CFLAGS) -DFIB_TEST_HOOKS=1 -I. -o $@ \
 	    t/unit/test_fib_core.c fib_core.c -lcmocka $(LIBS)
 
 # the HTTP/3 client that resets and stops streams at chosen moments

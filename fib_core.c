@@ -77,7 +77,7 @@ static void fib_fast_start(fib_fast_t *fast, fib_job_t *job,
     size_t split_min, int decimal);
 
 
-#if (FIB_COUNT_CALLS)
+#if (FIB_TEST_HOOKS)
 uint64_t  fib_rec_calls;
 #define fib_rec_count()        fib_rec_calls++
 #else

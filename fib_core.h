@@ -158,7 +158,7 @@ typedef struct fib_fast_s  fib_fast_t;
 #define FIB_FAST_SPLIT_NEVER   SIZE_MAX
 
 
-#if (FIB_COUNT_CALLS)
+#if (FIB_TEST_HOOKS)
 /* unit-test builds only: every call of the recursion adds one */
 extern uint64_t  fib_rec_calls;
 #endif

@@ -150,8 +150,8 @@ test_recursive_top(void **state)
  * left out at the top.
  */
 
-#if !(FIB_COUNT_CALLS)
-#error "the unit tests need the core built with -DFIB_COUNT_CALLS=1"
+#if !(FIB_TEST_HOOKS)
+#error "the unit tests need the core built with -DFIB_TEST_HOOKS=1"
 #endif
 
 static void
