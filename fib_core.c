@@ -51,6 +51,13 @@
 #define FIB_HAVE_DECIMAL       0
 #endif
 
+/*
+ * A product of the decimal engine whose shorter factor has this many
+ * limbs or more (the last one of F(n) from n = 6.02 10^7 on) is made of
+ * three, so that the job can poll between them (fib_mpn_mul())
+ */
+#define FIB_DEC_MUL_SPLIT      393216
+
 /* what GMP allocates whatever n: fib_work_size() adds it */
 #define FIB_WORK_FIXED         16384
 
@@ -79,9 +86,11 @@ static void fib_fast_start(fib_fast_t *fast, fib_job_t *job,
 
 #if (FIB_TEST_HOOKS)
 uint64_t  fib_rec_calls;
+size_t    fib_mul_split = FIB_DEC_MUL_SPLIT;
 #define fib_rec_count()        fib_rec_calls++
 #else
 #define fib_rec_count()
+#define fib_mul_split          FIB_DEC_MUL_SPLIT
 #endif
 
 
@@ -616,17 +625,19 @@ fib_out_size(uint64_t n)
  * step's product, its two factors (D / 2 each), the product (D), P- (D)
  * and mpn_mul()'s scratch (up to 3.5 D), or in the step before, whose
  * squares are half as big but mpn_sqr()'s scratch relatively bigger.
- * Measured: 3.0 D at 2 10^4 to 10^5, 4.0 D up to 1.25 10^6, 6.45 D at
- * most from 2.7 10^6 to 10^8 (at 2^26).
+ * Measured: 3.0 D at 2 10^4 to 10^5, 4.0 D up to 1.25 10^6, 6.3 D at
+ * most from 2.7 10^6 to 6 10^7, 5.7 D above, where the last product is
+ * made of three smaller ones (fib_mpn_mul()).
  *
  * Driven step by step (fib_fast_piece()), with every piece of a step
  * running at once, each holds its own buffers and GMP's scratch: the
  * last product's two halves each keep a product (D) and mpn_mul()'s
  * scratch, and the second its factors with alternate signs (D), beside
  * the factors (D).  Measured as the live memory at each step's start
- * plus every piece's own peak: 3.0 D to 6.4 D below 2.7 10^6, 10.0 D to
- * 10.9 D (at 2^26) from there to 10^8, every step split or only those
- * from FIB_FAST_SPLIT_MIN on.  12 D bounds both ways, 9 % to spare.
+ * plus every piece's own peak: 3.0 D to 6.4 D below 2.7 10^6, 10.2 D to
+ * 10.6 D from there to 6 10^7, 9.1 D to 9.5 D above, every step split or
+ * only those from FIB_FAST_SPLIT_MIN on.  12 D bounds both ways, 13 % to
+ * spare.
  */
 
 size_t
@@ -951,8 +962,8 @@ fib_decimal_u64(fib_job_t *job, uint64_t v)
  * on two threads); everything else is linear.  The last step, which
  * needs F(n) alone, is one product instead (fib_dec_last()).  The job
  * polls before each squaring and product and between the two GMP calls
- * each makes: at 10^8 the longest stretch without a look is one GMP
- * product of the last step, about a third of a second.
+ * each makes, and inside the largest products (fib_mpn_mul()): at 10^8
+ * the longest stretch without a look is one GMP call of about 0.16 s.
  */
 
 typedef struct {
@@ -1030,6 +1041,8 @@ static void fib_dec_from_mpz(fib_dec_t *x, mpz_t z);
 static int fib_dec_sqr(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
     const mp_limb_t *in, size_t n);
 static int fib_dec_mul(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
+    const mp_limb_t *x, size_t nx, const mp_limb_t *y, size_t ny);
+static int fib_mpn_mul(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
     const mp_limb_t *x, size_t nx, const mp_limb_t *y, size_t ny);
 static void fib_dec_combine(mp_limb_t *out, mp_limb_t *q, size_t m,
     int neg);
@@ -1257,25 +1270,21 @@ fib_dec_mul(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
 
     if (x == y) {
         fib_dec_alternate(out + nx, x, nx);
-        mpn_sqr(q, out + nx, nx);
+        p = out + nx;
         neg = 0;
 
     } else {
         neg = fib_dec_alternate(out, x, nx);
         neg ^= fib_dec_alternate(out + nx, y, ny);
-        mpn_mul(q, out, nx, out + nx, ny);
+        p = out;
     }
 
-    if (fib_poll(job, rc)) {
+    if (fib_mpn_mul(job, rc, q, p, nx, x == y ? p : out + nx, ny) != 0
+        || fib_poll(job, rc)
+        || fib_mpn_mul(job, rc, out, x, nx, y, ny) != 0)
+    {
         fib_free(q, m * sizeof(mp_limb_t));
         return -1;
-    }
-
-    if (x == y) {
-        mpn_sqr(out, x, nx);
-
-    } else {
-        mpn_mul(out, x, nx, y, ny);
     }
 
     fib_dec_combine(out, q, m, neg);
@@ -1283,6 +1292,101 @@ fib_dec_mul(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
     fib_free(q, m * sizeof(mp_limb_t));
 
     return fib_poll(job, rc) ? -1 : 0;
+}
+
+
+/*
+ * out[0 .. nx + ny - 1] = x y in binary, nx >= ny, a square when x == y
+ * (and nx == ny): one GMP call, which nothing can interrupt, or, for a
+ * product from FIB_DEC_MUL_SPLIT limbs of y on, one level of
+ * Karatsuba's method, three products of half the size, the job polling
+ * between them.  With B = 2^64, x = xh B^h + xl and y = yh B^h + yl:
+ *
+ *   x y = xh yh B^2h + ((xh + xl)(yh + yl) - xh yh - xl yl) B^h + xl yl
+ *
+ * Measured on the machine of bench/results/LATEST.md, one thread:
+ * at FIB_BIG_MAX the last step's product of 653,087 limbs takes 0.38 s
+ * in one call and 0.16 s in each of three, 1.3 times the work; just
+ * below FIB_DEC_MUL_SPLIT one takes 0.2 s, and from 2^18 limbs on the
+ * three cost 1.35 to 1.45 times the one.  (Two products of x by half
+ * of y cost 1.0 to 1.6 times the one, GMP's FFT costing in steps of
+ * its transform's size, and take 0.2 s each at FIB_BIG_MAX.)  A square
+ * never splits: at FIB_BIG_MAX it has 326,544 limbs at most, 0.12 s.
+ * A larger FIB_BIG_MAX would need both split further.
+ * Returns 0, or -1 when the job stopped (out is then garbage).
+ */
+
+static int
+fib_mpn_mul(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
+    const mp_limb_t *x, size_t nx, const mp_limb_t *y, size_t ny)
+{
+    size_t      h, lx, ly, lm, size;
+    mp_limb_t  *sx, *sy, *sm;
+
+    if (x == y && nx == ny) {
+        mpn_sqr(out, x, nx);
+        return 0;
+    }
+
+    if (ny < fib_mul_split) {
+        mpn_mul(out, x, nx, y, ny);
+        return 0;
+    }
+
+    /* xl yl, then xh yh above it: nx >= ny > h >= ny - h >= 1 */
+
+    h = (ny + 1) / 2;
+
+    mpn_mul(out, x, h, y, h);
+
+    if (fib_poll(job, rc)) {
+        return -1;
+    }
+
+    mpn_mul(out + 2 * h, x + h, nx - h, y + h, ny - h);
+
+    if (fib_poll(job, rc)) {
+        return -1;
+    }
+
+    /* xh + xl in lx limbs, yh + yl in ly <= lx, their product in lm */
+
+    lx = (nx - h > h ? nx - h : h) + 1;
+    ly = h + 1;
+    lm = lx + ly;
+    size = (lx + ly + lm) * sizeof(mp_limb_t);
+
+    sx = fib_alloc(size);
+    sy = sx + lx;
+    sm = sy + ly;
+
+    if (nx - h >= h) {
+        sx[lx - 1] = mpn_add(sx, x + h, nx - h, x, h);
+
+    } else {
+        sx[lx - 1] = mpn_add(sx, x, h, x + h, nx - h);
+    }
+
+    sy[h] = mpn_add(sy, y, h, y + h, ny - h);
+
+    mpn_mul(sm, sx, lx, sy, ly);
+
+    /* less both, xh yl + xl yh: below 2 B^nx <= B^(nx + ny - h) */
+
+    mpn_sub(sm, sm, lm, out, 2 * h);
+    mpn_sub(sm, sm, lm, out + 2 * h, nx + ny - 2 * h);
+
+    while (lm > 0 && sm[lm - 1] == 0) {
+        lm--;
+    }
+
+    if (lm > 0) {
+        mpn_add(out + h, out + h, nx + ny - h, sm, lm);
+    }
+
+    fib_free(sx, size);
+
+    return 0;
 }
 
 
@@ -1551,7 +1655,8 @@ fib_fast_product(fib_fast_t *fast, unsigned i)
     fib_dec_new(&fast->s[i], m + 1);
 
     if (i == 0) {
-        mpn_mul(fast->s[0].limb, x->limb, nx, y->limb, ny);
+        fib_mpn_mul(fast->job, rc, fast->s[0].limb, x->limb, nx, y->limb,
+                    ny);
         return;
     }
 
@@ -1559,7 +1664,7 @@ fib_fast_product(fib_fast_t *fast, unsigned i)
 
     neg = fib_dec_alternate(t, x->limb, nx);
     neg ^= fib_dec_alternate(t + nx, y->limb, ny);
-    mpn_mul(fast->s[1].limb, t, nx, t + nx, ny);
+    fib_mpn_mul(fast->job, rc, fast->s[1].limb, t, nx, t + nx, ny);
 
     fib_free(t, m * sizeof(mp_limb_t));
 
@@ -1912,8 +2017,8 @@ fib_fast_double(fib_fast_t *fast)
  * limbs, as one thread computes them all.  It stops before the first
  * step that splits, with x and y made when that is the last product.
  * Polls before each squaring and product and between the two GMP calls
- * each makes: at 10^8 the longest stretch without a look is one GMP
- * product of the last step, about a third of a second.
+ * each makes, and inside the largest products (fib_mpn_mul()): at 10^8
+ * the longest stretch without a look is one GMP call of about 0.16 s.
  */
 
 static void

@@ -161,6 +161,8 @@ typedef struct fib_fast_s  fib_fast_t;
 #if (FIB_TEST_HOOKS)
 /* unit-test builds only: every call of the recursion adds one */
 extern uint64_t  fib_rec_calls;
+/* unit-test builds only: fast's products split from this many limbs (2+) */
+extern size_t    fib_mul_split;
 #endif
 
 

@@ -1132,6 +1132,59 @@ test_split_answers(void **state)
 }
 
 
+/*
+ * The largest products split in three (fib_mpn_mul()): every n up to
+ * 30000 and the boundaries above with every product of two limbs or
+ * more split, alone and in pieces, then F(n) on both sides of the
+ * module's threshold, where F(n / 2) gets its limb number
+ * fib_mul_split (the shorter factor of an even n's last product).
+ */
+
+static void
+test_mul_split_answers(void **state)
+{
+    static const size_t  mins[] = { 2, 3, 4, 5, 64, 1000 };
+
+    static const uint64_t  ns[] = {
+        0, 1, 2, 93, 94, 95, 96, 4095, 4096, 4097, 8191, 8192, 8193,
+        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN,
+        FIB_FAST_DECIMAL_MIN + 1, 65535, 65536, 65537, 100000, 313585,
+        627179, 1000000, 1048575, 1048576, 1254355, 2718281
+    };
+
+    size_t    i, j, threshold;
+    uint64_t  n, k;
+
+    threshold = fib_mul_split;
+    fib_mul_split = 2;
+    split_min = 1;
+
+    for (n = 0; n <= 30000; n += (n < 2000) ? 1 : 7) {
+        expect_decimal_fib(n, (n & 1) ? split_reversed : fib_fast_decimal);
+    }
+
+    for (i = 0; i < sizeof(mins) / sizeof(mins[0]); i++) {
+        fib_mul_split = mins[i];
+
+        for (j = 0; j < sizeof(ns) / sizeof(ns[0]); j++) {
+            expect_decimal_fib(ns[j], (i + j) & 1 ? split_reversed
+                                                  : fib_fast_decimal);
+        }
+    }
+
+    fib_mul_split = threshold;
+    split_min = FIB_FAST_SPLIT_MIN;
+
+    /* F(k) has threshold limbs, F(k - 1) one fewer */
+
+    k = n_of_digits(16 * (threshold - 1) + 1);
+
+    expect_decimal_fib(2 * k - 2, split_in_order);
+    expect_decimal_fib(2 * k, split_reversed);
+    expect_decimal_fib(2 * k + 1, fib_fast_decimal);
+}
+
+
 /* a piece past the step's pieces, or a finished computation: refused */
 
 static void
@@ -1589,15 +1642,16 @@ test_work_size_bound(void **state)
      * Every decade up to FIB_BIG_MAX, odd points, the widths where the
      * conversion gains a split level: one piece (the whole number in
      * one mpz_get_str(), its costliest case), two, four; both sides of
-     * FIB_FAST_DECIMAL_MIN, and where GMP's squaring changes method
-     * (the peak jumps between 10^6 and 1.25 10^6).
+     * FIB_FAST_DECIMAL_MIN, where GMP's squaring changes method (the
+     * peak jumps between 10^6 and 1.25 10^6), and both sides of where
+     * the last product splits in three (test_mul_split_answers()).
      */
     static const uint64_t  fast[] = {
         0, 1, 2, 3, 10, 93, 94, 100, 1000, 4321, 10000,
         FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN, 65537, 100000,
         313584, 313590, 314159, 627168, 627180, 1000000,
         1100000, 1200000, 1254355, 2718281, 8388607, 10000000, 31415927,
-        67108864, 100000000
+        60208730, 60208732, 67108864, 100000000
     };
 
     /* n^2: measured as far as takes a second; see fib_work_size() */
@@ -1616,6 +1670,13 @@ test_work_size_bound(void **state)
         n = fast[i];
         peak = gmp_peak_of(FIB_FAST, n);
         work = fib_work_size(FIB_FAST, n);
+
+        if (getenv("FIB_TEST_PEAKS") != NULL) {
+            print_message("fast F(%llu): peak %zu, %.3f D, %.3f of "
+                          "fib_work_size()\n", (unsigned long long) n, peak,
+                          (double) peak / (8.0 * (fib_digits(n) / 16 + 1)),
+                          (double) peak / work);
+        }
 
         if (peak > work) {
             fail_msg("fast F(%llu): GMP's peak %zu > fib_work_size() %zu",
@@ -1769,6 +1830,7 @@ main(void)
         cmocka_unit_test(test_fast_boundaries),
         cmocka_unit_test(test_fast_random),
         cmocka_unit_test(test_split_answers),
+        cmocka_unit_test(test_mul_split_answers),
         cmocka_unit_test(test_split_misuse),
         cmocka_unit_test(test_split_threads),
         cmocka_unit_test(test_split_cancel_piece),
