@@ -190,9 +190,9 @@ report_big() {
     printf '%s' "$busy_rows"
     echo
     echo "Every piece stops: F(10^8) on the two threads under \`fib_timeout 300ms\`"
-    echo "(curl's total for its answer), and a client that leaves after 0.5 s"
-    echo "(from its departure until \`fib_in_flight\` is 0 on the status page,"
-    echo "polled every 5 ms), three times each."
+    echo "(curl's total for its answer), three times, and a client that leaves"
+    echo "0.3 to 0.8 s after it asked (from its departure until \`fib_in_flight\`"
+    echo "is 0 on the status page, polled every 5 ms)."
     echo
     echo "| what |"
     echo "| --- |"
