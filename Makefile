@@ -263,7 +263,8 @@ test-asan: deps $(UNIT) ## the suite, the module built with ASan and UBSan
 $(BUILD)/fuzz/%: fuzz/%.c fib_core.c fib_core.h
 	mkdir -p $(BUILD)/fuzz
 	clang -g -O1 -Wall -Werror -fsanitize=fuzzer,address,undefined \
-	    -fno-sanitize-recover=undefined -I. -o $@ $< fib_core.c $(LIBS)
+	    -fno-sanitize-recover=undefined -DFIB_TEST_HOOKS=1 -I. -o $@ $< \
+	    fib_core.c $(LIBS)
 
 fuzz: deps deps-fuzz ## libFuzzer on the core's parser and computation
 	$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)

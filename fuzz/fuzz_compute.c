@@ -7,7 +7,9 @@
  * decimal engine alone must both be byte-identical to GMP's
  * mpz_fib_ui() + mpz_get_str(), and so must fast driven step by step
  * (fib_fast_piece()) with a threshold and an order of the pieces taken
- * from n.  Lengths must be the ones announced before computing.
+ * from n; the largest products are split in three from a number of
+ * limbs taken from n too (fib_mul_split, a hook of the test build).
+ * Lengths must be the ones announced before computing.
  */
 
 
@@ -18,6 +20,11 @@
 #include <gmp.h>
 
 #include "fib_core.h"
+
+
+#if !(FIB_TEST_HOOKS)
+#error "the target needs the core built with -DFIB_TEST_HOOKS=1"
+#endif
 
 
 /* the decimal engine's n: far enough for several steps of FFT squares */
@@ -91,8 +98,10 @@ against_gmp(uint64_t n)
 {
     char       *want, *a, *b, *c;
     mpz_t       z;
-    size_t      len;
+    size_t      len, threshold;
     fib_job_t   job;
+
+    threshold = fib_mul_split;
 
     mpz_init(z);
     mpz_fib_ui(z, (unsigned long) n);
@@ -110,10 +119,16 @@ against_gmp(uint64_t n)
     }
 
     run(&job, FIB_FAST, n, a, fib_job_run);
+
+    /* products split in three from 2 limbs to beyond F(n)'s, by n */
+    fib_mul_split = (size_t) 2 << (n >> 3) % 14;
+
     run(&job, FIB_FAST, n, b, fib_fast_decimal);
 
     /* a threshold from 1 limb to beyond F(n)'s, from n's high bits */
     split(&job, n, c, (size_t) 1 << (n >> 7) % 16, (int) (n >> 6) & 1);
+
+    fib_mul_split = threshold;
 
     if (memcmp(a, want, len) != 0 || memcmp(b, want, len) != 0
         || memcmp(c, want, len) != 0)
