@@ -1233,7 +1233,8 @@ fib_dec_sqr(fib_job_t *job, fib_rc_t *rc, mp_limb_t *out,
  * the odd ones.  Each product is as long as the numbers: two squarings
  * of n words cost less than one of 2n words with the limbs spread into
  * 128-bit slots (at F(10^8): 0.45 s against 0.52 s), and each is one
- * GMP call of half the time, between which the job polls.
+ * GMP call of half the time (a large product three, fib_mpn_mul()),
+ * between which the job polls.
  *
  * A slot of 128 bits holds every coefficient while c[j] < n 10^32 <
  * 2^128, n the shorter length: n < 3.4 10^6 limbs, F(k) of up to 54
