@@ -87,6 +87,8 @@ static void fib_fast_start(fib_fast_t *fast, fib_job_t *job,
 #if (FIB_TEST_HOOKS)
 uint64_t  fib_rec_calls;
 size_t    fib_mul_split = FIB_DEC_MUL_SPLIT;
+uint64_t  fib_polls;
+uint64_t  fib_polls_max = UINT64_MAX;
 #define fib_rec_count()        fib_rec_calls++
 #else
 #define fib_rec_count()
@@ -338,6 +340,13 @@ fib_poll(fib_job_t *job, fib_rc_t *rc)
     if (*rc != FIB_OK) {
         return 1;
     }
+
+#if (FIB_TEST_HOOKS)
+    if (__atomic_add_fetch(&fib_polls, 1, __ATOMIC_RELAXED) > fib_polls_max) {
+        *rc = FIB_ERR_CANCELLED;
+        return 1;
+    }
+#endif
 
     if (atomic_load_explicit(&job->cancel, memory_order_relaxed) != 0
         || (job->stop != NULL && *job->stop))

@@ -163,6 +163,9 @@ typedef struct fib_fast_s  fib_fast_t;
 extern uint64_t  fib_rec_calls;
 /* unit-test builds only: fast's products split from this many limbs (2+) */
 extern size_t    fib_mul_split;
+/* unit-test builds only: every poll adds one; past fib_polls_max, cancels */
+extern uint64_t  fib_polls;
+extern uint64_t  fib_polls_max;
 #endif
 
 

@@ -1525,6 +1525,75 @@ count_free(void *p, size_t size)
 }
 
 
+/*
+ * A stop at each of the job's polls in turn (the test build's hook),
+ * the largest products split in three from 2 limbs: F(n) whole and
+ * in pieces either way ends cancelled, with nothing GMP allocated left
+ * behind, or, past its last poll, with GMP's digits.  Every early
+ * return is taken once.
+ */
+
+static void
+test_stop_at_every_poll(void **state)
+{
+    static const uint64_t  ns[] = { 20001, 40000, 65537 };
+
+    static void (*const runners[])(fib_job_t *job) = {
+        fib_fast_decimal, split_in_order, split_reversed
+    };
+
+    char       *out;
+    size_t      i, r, threshold;
+    uint64_t    k, polls;
+    fib_job_t   job;
+
+    threshold = fib_mul_split;
+    fib_mul_split = 2;
+    split_min = 1;
+
+    for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+        out = malloc(fib_out_size(ns[i]));
+        assert_non_null(out);
+
+        for (r = 0; r < sizeof(runners) / sizeof(runners[0]); r++) {
+            fib_polls = 0;
+            expect_decimal_fib(ns[i], runners[r]);
+            polls = fib_polls;
+
+            mp_set_memory_functions(count_alloc, count_realloc, count_free);
+
+            for (k = 0; k < polls; k++) {
+                gmp_live = 0;
+                fib_polls = 0;
+                fib_polls_max = k;
+
+                fib_job_init(&job, FIB_FAST, ns[i], out, 0, NULL);
+                runners[r](&job);
+
+                if (job.rc != FIB_ERR_CANCELLED || job.len != 0
+                    || gmp_live != 0)
+                {
+                    fail_msg("F(%llu), runner %zu, stopped at poll %llu of "
+                             "%llu: rc %d, %zu bytes, %zu left allocated",
+                             (unsigned long long) ns[i], r,
+                             (unsigned long long) k,
+                             (unsigned long long) polls, job.rc, job.len,
+                             gmp_live);
+                }
+            }
+
+            mp_set_memory_functions(NULL, NULL, NULL);
+            fib_polls_max = UINT64_MAX;
+        }
+
+        free(out);
+    }
+
+    fib_mul_split = threshold;
+    split_min = FIB_FAST_SPLIT_MIN;
+}
+
+
 /* the most GMP held at once during one run of the job */
 
 static size_t
@@ -1835,6 +1904,7 @@ main(void)
         cmocka_unit_test(test_split_threads),
         cmocka_unit_test(test_split_cancel_piece),
         cmocka_unit_test(test_split_cancel_threads),
+        cmocka_unit_test(test_stop_at_every_poll),
         cmocka_unit_test(test_work_size_bound),
         cmocka_unit_test(test_sizes_grow),
     };
