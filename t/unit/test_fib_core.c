@@ -1079,6 +1079,46 @@ split_reversed(fib_job_t *job)
 }
 
 
+/* where the engine's shapes change, for the split tests below */
+
+static const uint64_t  split_ns[] = {
+    0, 1, 2, 93, 94, 95, 96, 4095, 4096, 4097, 8191, 8192, 8193,
+    FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN,
+    FIB_FAST_DECIMAL_MIN + 1, 65535, 65536, 65537, 100000, 313585,
+    627179, 1000000, 1048575, 1048576, 1254355, 2718281
+};
+
+
+/*
+ * One threshold of the engine, *knob, at each of values[] in turn (the
+ * first for every n up to 30000, then each for split_ns[]), F(n) run
+ * reversed in pieces or by "other", alternately, against GMP's.
+ */
+
+static void
+split_sweep(size_t *knob, const size_t *values, size_t count,
+    void (*other)(fib_job_t *job))
+{
+    size_t    i, j;
+    uint64_t  n;
+
+    *knob = values[0];
+
+    for (n = 0; n <= 30000; n += (n < 2000) ? 1 : 7) {
+        expect_decimal_fib(n, (n & 1) ? split_reversed : other);
+    }
+
+    for (i = 0; i < count; i++) {
+        *knob = values[i];
+
+        for (j = 0; j < sizeof(split_ns) / sizeof(split_ns[0]); j++) {
+            expect_decimal_fib(split_ns[j], (i + j) & 1 ? split_reversed
+                                                        : other);
+        }
+    }
+}
+
+
 /*
  * Every n up to 30000 with every step split (split_min 1) and the
  * pieces reversed, then the same boundaries as the sequential engine
@@ -1091,30 +1131,8 @@ test_split_answers(void **state)
     static const size_t  mins[] = { 1, 2, 3, 17, 64, 1000, 4095, 4096,
                                     4097, FIB_FAST_SPLIT_MIN };
 
-    static const uint64_t  ns[] = {
-        0, 1, 2, 93, 94, 4095, 4096, 4097, 8191, 8192, 8193,
-        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN,
-        FIB_FAST_DECIMAL_MIN + 1, 65535, 65536, 65537, 100000, 313585,
-        627179, 1000000, 1048575, 1048576, 1254355, 2718281
-    };
-
-    size_t    i, j;
-    uint64_t  n;
-
-    split_min = 1;
-
-    for (n = 0; n <= 30000; n += (n < 2000) ? 1 : 7) {
-        expect_decimal_fib(n, (n & 1) ? split_reversed : split_in_order);
-    }
-
-    for (i = 0; i < sizeof(mins) / sizeof(mins[0]); i++) {
-        split_min = mins[i];
-
-        for (j = 0; j < sizeof(ns) / sizeof(ns[0]); j++) {
-            expect_decimal_fib(ns[j], (i + j) & 1 ? split_reversed
-                                                  : split_in_order);
-        }
-    }
+    split_sweep(&split_min, mins, sizeof(mins) / sizeof(mins[0]),
+                split_in_order);
 
     /* the module's threshold at the largest sizes, both orders */
 
@@ -1145,32 +1163,14 @@ test_mul_split_answers(void **state)
 {
     static const size_t  mins[] = { 2, 3, 4, 5, 64, 1000 };
 
-    static const uint64_t  ns[] = {
-        0, 1, 2, 93, 94, 95, 96, 4095, 4096, 4097, 8191, 8192, 8193,
-        FIB_FAST_DECIMAL_MIN - 1, FIB_FAST_DECIMAL_MIN,
-        FIB_FAST_DECIMAL_MIN + 1, 65535, 65536, 65537, 100000, 313585,
-        627179, 1000000, 1048575, 1048576, 1254355, 2718281
-    };
-
-    size_t    i, j, threshold;
-    uint64_t  n, k;
+    size_t    threshold;
+    uint64_t  k;
 
     threshold = fib_mul_split;
-    fib_mul_split = 2;
     split_min = 1;
 
-    for (n = 0; n <= 30000; n += (n < 2000) ? 1 : 7) {
-        expect_decimal_fib(n, (n & 1) ? split_reversed : fib_fast_decimal);
-    }
-
-    for (i = 0; i < sizeof(mins) / sizeof(mins[0]); i++) {
-        fib_mul_split = mins[i];
-
-        for (j = 0; j < sizeof(ns) / sizeof(ns[0]); j++) {
-            expect_decimal_fib(ns[j], (i + j) & 1 ? split_reversed
-                                                  : fib_fast_decimal);
-        }
-    }
+    split_sweep(&fib_mul_split, mins, sizeof(mins) / sizeof(mins[0]),
+                fib_fast_decimal);
 
     fib_mul_split = threshold;
     split_min = FIB_FAST_SPLIT_MIN;
